@@ -1,0 +1,202 @@
+import { UserError } from "../../errors.ts";
+import { mixSeeds, mulberry32 } from "../../data/shuffle.ts";
+import { encodeModel } from "../../onnx/encode.ts";
+import { Session } from "../../onnx/session.ts";
+import type { Dim, Model, Tensor } from "../../onnx/types.ts";
+import { elementCount, isFloat } from "../../onnx/types.ts";
+import { jvpTransform, TANGENT } from "../jvp.ts";
+import { COTANGENT, GRAD, vjpTransform } from "../vjp.ts";
+import { evaluate } from "./evaluate.ts";
+import { floats } from "./ndarray.ts";
+
+export interface GradCheckOptions {
+  /** Tensors to differentiate; default: every float initializer (else every float input). */
+  wrt?: string[];
+  /** K tangents per JVP run. */
+  tangents?: number;
+  /** Concrete shapes for inputs with symbolic dims (default: symbolic dims become 2). */
+  inputShapes?: Record<string, number[]>;
+  /** Input values; the others are drawn from N(0, 1). */
+  inputs?: Record<string, Tensor>;
+  seed?: number;
+  /** Finite-difference step (float64 central differences). */
+  eps?: number;
+  /** Relative tolerance, as JAX's float32 default. */
+  tol?: number;
+}
+
+export interface GradCheckRow {
+  output: string;
+  wrt: string;
+  /** max |JVP − FD| / max |FD| over the K tangents. */
+  jvpVsFd: number;
+  /** |⟨u, J v⟩ − ⟨Jᵀu, v⟩| / max(|⟨u, J v⟩|, …): the JVP–VJP inner-product identity. */
+  vjpVsJvp: number;
+}
+
+export interface GradCheckReport {
+  rows: GradCheckRow[];
+  tol: number;
+  ok: boolean;
+  inputShapes: Record<string, number[]>;
+}
+
+/** Seeded standard normals (Box–Muller) for check inputs and directions. */
+export function normals(n: number, seed: number): Float32Array {
+  const rand = mulberry32(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(1 - rand()));
+    const t = 2 * Math.PI * rand();
+    out[i] = r * Math.cos(t);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(t);
+  }
+  return out;
+}
+
+function concrete(name: string, shape: Dim[] | undefined, given?: number[]): number[] {
+  if (given) return given;
+  if (!shape) {
+    throw new UserError(`input "${name}" has no declared shape; pass --input-shape ${name}=...`);
+  }
+  return shape.map((d) => (typeof d === "number" ? d : 2));
+}
+
+function f32(dims: number[], data: Float32Array): Tensor {
+  return { dtype: "float32", dims, data };
+}
+
+/**
+ * Checks the JVP graph against float64 central finite differences of the original model
+ * (evaluated on the host) and the VJP graph against the JVP through ⟨u, Jv⟩ = ⟨Jᵀu, v⟩,
+ * per output and per `wrt` tensor, with K tangents at once.
+ */
+export async function checkGrads(
+  model: Model,
+  options: GradCheckOptions = {},
+): Promise<GradCheckReport> {
+  const K = options.tangents ?? 2;
+  const seed = options.seed ?? 0;
+  const eps = options.eps ?? 1e-5;
+  const tol = options.tol ?? 2e-3;
+  const g = model.graph;
+  const wrt = options.wrt ??
+    (() => {
+      const inits = [...g.initializers].filter(([, t]) => isFloat(t.dtype)).map(([n]) => n);
+      return inits.length > 0 ? inits : g.inputs.filter((v) => isFloat(v.dtype)).map((v) => v.name);
+    })();
+
+  // Concrete data inputs.
+  const inputShapes: Record<string, number[]> = {};
+  const feeds: Record<string, Tensor> = {};
+  g.inputs.filter((v) => !g.initializers.has(v.name)).forEach((v, i) => {
+    const given = options.inputs?.[v.name];
+    if (given) {
+      feeds[v.name] = given;
+      inputShapes[v.name] = given.dims;
+      return;
+    }
+    if (!isFloat(v.dtype)) {
+      throw new UserError(`input "${v.name}" has type ${v.dtype}: provide its values`);
+    }
+    const dims = concrete(v.name, v.shape, options.inputShapes?.[v.name]);
+    inputShapes[v.name] = dims;
+    feeds[v.name] = f32(dims, normals(elementCount(dims), mixSeeds(seed, 1, i)));
+  });
+
+  const params: Record<string, Tensor> = {};
+  for (const w of wrt) {
+    const t = g.initializers.get(w) ?? feeds[w];
+    if (!t) throw new UserError(`wrt: the model has no initializer or input named "${w}"`);
+    params[w] = { dtype: "float32", dims: t.dims, data: Float32Array.from(floats(t)) };
+  }
+  const outputs = g.outputs.filter((o) => isFloat(o.dtype)).map((o) => o.name);
+
+  const jvp = await Session.create(
+    encodeModel(jvpTransform(model, { wrt, tangents: K, inputShapes })),
+    "JVP graph",
+  );
+  const vjp = await Session.create(
+    encodeModel(vjpTransform(model, { wrt, inputShapes })),
+    "VJP graph",
+  );
+  try {
+    // Host evaluation at θ ± h·v, one tensor and one tangent at a time.
+    const at = (w: string, v: Float32Array, h: number) => {
+      const base = floats(params[w]);
+      const moved = {
+        dtype: "float64" as const,
+        dims: params[w].dims,
+        data: base.map((x, i) => x + h * v[i]),
+      };
+      const inputs = { ...feeds, ...params, [w]: moved };
+      return evaluate(model, inputs);
+    };
+
+    const rows: GradCheckRow[] = [];
+    const cot: Record<string, Float32Array> = {};
+    const primal = evaluate(model, { ...feeds, ...params });
+    outputs.forEach((o, i) => (cot[o] = normals(primal[o].data.length, mixSeeds(seed, 3, i))));
+
+    for (const [wi, w] of wrt.entries()) {
+      const n = elementCount(params[w].dims);
+      const tangents: Record<string, Tensor> = {};
+      const v = normals(K * n, mixSeeds(seed, 2, wi));
+      for (const u of wrt) {
+        const m = elementCount(params[u].dims);
+        tangents[`${u}${TANGENT}`] = f32(
+          [K, ...params[u].dims],
+          u === w ? v : new Float32Array(K * m),
+        );
+      }
+      const jv = await jvp.run({ ...feeds, ...params, ...tangents });
+
+      for (const o of outputs) {
+        const jvo = floats(jv[`${o}${TANGENT}`]);
+        const size = jvo.length / K;
+        let errMax = 0;
+        let scale = 0;
+        let inner = 0;
+        for (let k = 0; k < K; k++) {
+          const vk = v.subarray(k * n, (k + 1) * n);
+          const plus = floats(at(w, vk, eps)[o]);
+          const minus = floats(at(w, vk, -eps)[o]);
+          for (let j = 0; j < size; j++) {
+            const fd = (plus[j] - minus[j]) / (2 * eps);
+            errMax = Math.max(errMax, Math.abs(jvo[k * size + j] - fd));
+            scale = Math.max(scale, Math.abs(fd));
+          }
+        }
+        // ⟨u, J v_k⟩ summed over k, against ⟨Jᵀ u, Σ v_k⟩ from the VJP graph.
+        for (let j = 0; j < K * size; j++) inner += cot[o][j % size] * jvo[j];
+        const cotFeeds: Record<string, Tensor> = {};
+        for (const p of outputs) {
+          cotFeeds[`${p}${COTANGENT}`] = f32(
+            primal[p].dims,
+            p === o ? cot[p] : new Float32Array(cot[p].length),
+          );
+        }
+        const grad = floats((await vjp.run({ ...feeds, ...params, ...cotFeeds }))[`${w}${GRAD}`]);
+        let dual = 0;
+        let mag = 0;
+        for (let k = 0; k < K; k++) {
+          for (let j = 0; j < n; j++) {
+            dual += grad[j] * v[k * n + j];
+            mag += Math.abs(grad[j] * v[k * n + j]);
+          }
+        }
+        rows.push({
+          output: o,
+          wrt: w,
+          jvpVsFd: errMax / Math.max(scale, 1e-6),
+          vjpVsJvp: Math.abs(inner - dual) /
+            Math.max(Math.abs(inner), Math.abs(dual), mag * 1e-3, 1e-6),
+        });
+      }
+    }
+    return { rows, tol, inputShapes, ok: rows.every((r) => r.jvpVsFd <= tol && r.vjpVsJvp <= tol) };
+  } finally {
+    await jvp.release();
+    await vjp.release();
+  }
+}

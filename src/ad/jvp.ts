@@ -1,0 +1,94 @@
+import { UserError } from "../errors.ts";
+import { decodeModel } from "../onnx/decode.ts";
+import { encodeModel } from "../onnx/encode.ts";
+import type { Model } from "../onnx/types.ts";
+import { isFloat } from "../onnx/types.ts";
+import { prepare, type TransformOptions } from "./prepare.ts";
+import { lookupRule } from "./table.ts";
+import { fullTangent, zeroTangent } from "./tangent.ts";
+
+export interface JvpOptions extends TransformOptions {
+  /** K: tangents evaluated in one run. Default 1. */
+  tangents?: number;
+}
+
+/** Suffix of the tangent input of a `wrt` tensor and of the tangent output of an output. */
+export const TANGENT = "__tangent";
+
+/**
+ * Forward mode: a graph that also outputs, for each float output `o`, `o__tangent` of shape
+ * [K, ...shape(o)] — the K directional derivatives along the tangents fed as `w__tangent`.
+ */
+export function jvpModel(model: Uint8Array, options: JvpOptions): Uint8Array {
+  return encodeModel(jvpTransform(decodeModel(model), options));
+}
+
+export function jvpTransform(model: Model, options: JvpOptions): Model {
+  const K = options.tangents ?? 1;
+  if (!Number.isInteger(K) || K < 1) {
+    throw new UserError(`tangents: expected a positive integer, got ${K}`);
+  }
+  const { graph, emitter: e, active } = prepare(model, options);
+  const originalNodes = [...graph.nodes];
+
+  exposeWrtAsInputs(model, graph, options.wrt, e.metas);
+  const tangents = new Map<string, string>();
+  for (const w of options.wrt) {
+    const name = `${w}${TANGENT}`;
+    e.b.names.reserve(name);
+    const shape = [K, ...e.shape(w)];
+    graph.inputs.push({ name, dtype: e.dtype(w), shape });
+    e.metas.set(name, { dtype: e.dtype(w), shape });
+    tangents.set(w, name);
+  }
+
+  for (const node of originalNodes) {
+    if (!node.inputs.some((x) => active.has(x))) continue; // symbolic zero: no nodes emitted
+    const rule = lookupRule(node);
+    if (rule.zeroDerivative) continue;
+    if (!rule.jvp) {
+      throw new UserError(
+        `${node.opType} node "${node.name}": op ${node.opType} has no forward-mode (JVP) rule`,
+      );
+    }
+    const dx = node.inputs.map((x) => tangents.get(x) ?? null);
+    const dy = rule.jvp(node, e.opset, { b: e, x: node.inputs, y: node.outputs, dx, K });
+    node.outputs.forEach((y, i) => {
+      const t = dy[i];
+      if (t && active.has(y)) tangents.set(y, fullTangent(e, t, y, K));
+    });
+  }
+
+  for (const out of [...graph.outputs]) {
+    if (!isFloat(out.dtype)) continue;
+    const name = `${out.name}${TANGENT}`;
+    e.b.names.reserve(name);
+    const t = tangents.get(out.name) ?? zeroTangent(e, out.name, K);
+    e.b.node("Identity", [t], {}, { outputs: [name] });
+    graph.outputs.push({
+      name,
+      dtype: out.dtype,
+      shape: [K, ...(e.metas.get(out.name)?.shape ?? [])],
+    });
+  }
+  return { ...model, graph };
+}
+
+/** Each `wrt` initializer becomes an input of the same name; its value stays as the default. */
+export function exposeWrtAsInputs(
+  model: Model,
+  graph: Model["graph"],
+  wrt: string[],
+  metas: Map<
+    string,
+    { dtype: Model["graph"]["inputs"][number]["dtype"]; shape?: (number | string)[] }
+  >,
+): void {
+  for (const w of wrt) {
+    if (graph.inputs.some((v) => v.name === w)) continue;
+    const m = metas.get(w)!;
+    graph.inputs.push({ name: w, dtype: m.dtype, shape: m.shape });
+  }
+  // ONNX IR < 4 requires every initializer to be an input; ours always are for wrt.
+  if (model.irVersion < 4) model.irVersion = 4;
+}

@@ -1,0 +1,151 @@
+import { broadcastMap } from "../check/ndarray.ts";
+import type { Emitter } from "../emit.ts";
+import { defineRule, type Meta, type Rule, unsupported } from "../rule.ts";
+import { broadcastShapes } from "../shapes.ts";
+import { alignTangent } from "../tangent.ts";
+import { noAttrs } from "./helpers.ts";
+
+/** Broadcast shape of all present inputs, dtype of the first. */
+function broadcastMeta(inputs: (Meta | undefined)[], dtypeFrom = 0): Meta {
+  const present = inputs.filter((m): m is Meta => !!m);
+  const shapes = present.map((m) => m.shape);
+  const shape = shapes.every((s) => s)
+    ? shapes.reduce((a, s) => broadcastShapes(a!, s!))
+    : undefined;
+  return { dtype: inputs[dtypeFrom]!.dtype, shape };
+}
+
+/** A tangent of input i lifted to the output's rank (after the K axis). */
+function lift(e: Emitter, t: string | null, y: string): string | null {
+  return t && alignTangent(e, t, e.rank(y));
+}
+
+/**
+ * Broadcasting binary arithmetic. JVP rules combine aligned tangents; VJP rules return
+ * gradients of the output's shape and the driver sums them back to each input's shape.
+ */
+function arithmetic(
+  f: (a: number, c: number) => number,
+  jvp: (
+    e: Emitter,
+    a: string,
+    c: string,
+    y: string,
+    da: string | null,
+    dc: string | null,
+  ) => string | null,
+  vjp: (
+    e: Emitter,
+    a: string,
+    c: string,
+    y: string,
+    g: string,
+    needs: boolean[],
+  ) => (string | null)[],
+): Rule {
+  return defineRule(noAttrs, {
+    infer: ({ inputs }) => [broadcastMeta(inputs)],
+    evaluate: ({ inputs }) => [broadcastMap([inputs[0]!, inputs[1]!], f)],
+    jvp: (
+      { b, x, y, dx },
+    ) => [jvp(b, x[0], x[1], y[0], lift(b, dx[0], y[0]), lift(b, dx[1], y[0]))],
+    vjp: ({ b, x, y, gy, needs }) => vjp(b, x[0], x[1], y[0], gy[0]!, needs),
+  });
+}
+
+const comparison = (f: (a: number, c: number) => boolean) =>
+  defineRule(noAttrs, {
+    infer: ({ inputs }) => [{ ...broadcastMeta(inputs), dtype: "bool" }],
+    evaluate: (
+      { inputs },
+    ) => [broadcastMap([inputs[0]!, inputs[1]!], (a, c) => (f(a, c) ? 1 : 0), "bool")],
+    zeroDerivative: true,
+  });
+
+export const binaryRules: Record<string, Rule> = {
+  Add: arithmetic(
+    (a, c) => a + c,
+    (e, _a, _c, _y, da, dc) => e.sum([da, dc]),
+    (_e, _a, _c, _y, g) => [g, g],
+  ),
+  Sub: arithmetic(
+    (a, c) => a - c,
+    (e, _a, _c, _y, da, dc) => (dc ? (da ? e.sub(da, dc) : e.neg(dc)) : da),
+    (e, _a, _c, _y, g, needs) => [g, needs[1] ? e.neg(g) : null],
+  ),
+  Mul: arithmetic(
+    (a, c) => a * c,
+    (e, a, c, _y, da, dc) => e.sum([da && e.mul(da, c), dc && e.mul(a, dc)]),
+    (e, a, c, _y, g, needs) => [needs[0] ? e.mul(g, c) : null, needs[1] ? e.mul(g, a) : null],
+  ),
+  // y = a/c: ẏ = (ȧ − y·ċ)/c;  ḡa = g/c, ḡc = −g·y/c.
+  Div: arithmetic(
+    (a, c) => a / c,
+    (e, _a, c, y, da, dc) => {
+      const num = dc ? (da ? e.sub(da, e.mul(y, dc)) : e.neg(e.mul(y, dc))) : da!;
+      return e.div(num, c);
+    },
+    (e, _a, c, y, g, needs) => [
+      needs[0] ? e.div(g, c) : null,
+      needs[1] ? e.neg(e.div(e.mul(g, y), c)) : null,
+    ],
+  ),
+  // y = a^p with p constant: ẏ = p·a^(p−1)·ȧ. A differentiable exponent is not supported.
+  Pow: defineRule(noAttrs, {
+    infer: ({ inputs }) => [broadcastMeta(inputs)],
+    evaluate: ({ inputs }) => [broadcastMap([inputs[0]!, inputs[1]!], Math.pow)],
+    jvp: ({ b, x, y, dx, node }) => {
+      if (dx[1]) {
+        throw unsupported(
+          node,
+          "exponent",
+          "must be a constant (its input depends on a differentiated tensor)",
+        );
+      }
+      return [b.mul(powDerivative(b, x[0], x[1]), lift(b, dx[0], y[0])!)];
+    },
+    vjp: ({ b, x, gy, needs, node }) => {
+      if (needs[1]) {
+        throw unsupported(
+          node,
+          "exponent",
+          "must be a constant (its input depends on a differentiated tensor)",
+        );
+      }
+      return [b.mul(gy[0]!, powDerivative(b, x[0], x[1])), null];
+    },
+  }),
+  // Where(cond, a, c): derivative flows to whichever branch was selected.
+  Where: defineRule(noAttrs, {
+    infer: ({ inputs }) => [broadcastMeta(inputs, 1)],
+    evaluate: (
+      { inputs },
+    ) => [broadcastMap([inputs[0]!, inputs[1]!, inputs[2]!], (c, a, d) => (c ? a : d))],
+    jvp: ({ b, x, y, dx }) => {
+      const zero = b.scalar(0, y[0]);
+      const da = lift(b, dx[1], y[0]) ?? zero;
+      const dc = lift(b, dx[2], y[0]) ?? zero;
+      return [b.op("Where", [x[0], da, dc])];
+    },
+    vjp: ({ b, x, y, gy, needs }) => {
+      const zero = b.scalar(0, y[0]);
+      return [
+        null,
+        needs[1] ? b.op("Where", [x[0], gy[0]!, zero]) : null,
+        needs[2] ? b.op("Where", [x[0], zero, gy[0]!]) : null,
+      ];
+    },
+  }),
+  Greater: comparison((a, c) => a > c),
+  Less: comparison((a, c) => a < c),
+  GreaterOrEqual: comparison((a, c) => a >= c),
+  LessOrEqual: comparison((a, c) => a <= c),
+  Equal: comparison((a, c) => a === c),
+};
+
+function powDerivative(e: Emitter, a: string, p: string): string {
+  const pf = e.dtype(p) === e.dtype(a)
+    ? p
+    : e.op("Cast", [p], { to: e.dtype(a) === "float64" ? 11 : 1 });
+  return e.mul(pf, e.op("Pow", [a, e.sub(pf, e.scalar(1, a))]));
+}

@@ -1,0 +1,31 @@
+import { UserError } from "../errors.ts";
+import type { Node } from "../onnx/types.ts";
+import type { Rule } from "./rule.ts";
+import { binaryRules } from "./rules/binary.ts";
+import { elementwiseRules } from "./rules/elementwise.ts";
+import { reduceRules } from "./rules/reduce.ts";
+import { shapeRules } from "./rules/shape.ts";
+
+/** The one table of per-operator rules, keyed by ONNX op type. */
+export const RULES: Record<string, Rule> = {
+  ...elementwiseRules,
+  ...binaryRules,
+  ...shapeRules,
+  ...reduceRules,
+};
+
+export function ruleFor(opType: string): Rule | undefined {
+  return Object.hasOwn(RULES, opType) ? RULES[opType] : undefined;
+}
+
+/** The rule for a node of the default domain, or a UserError naming the op and the node. */
+export function lookupRule(node: Node): Rule {
+  const rule = node.domain === "" || node.domain === "ai.onnx" ? ruleFor(node.opType) : undefined;
+  if (!rule) {
+    const dom = node.domain ? ` (domain ${node.domain})` : "";
+    throw new UserError(
+      `${node.opType}${dom} node "${node.name}": op ${node.opType} is not supported by fwdgrad's differentiation rules`,
+    );
+  }
+  return rule;
+}
