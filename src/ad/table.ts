@@ -2,7 +2,12 @@ import { UserError } from "../errors.ts";
 import type { Node } from "../onnx/types.ts";
 import type { Rule } from "./rule.ts";
 import { binaryRules } from "./rules/binary.ts";
+import { convRules } from "./rules/conv.ts";
 import { elementwiseRules } from "./rules/elementwise.ts";
+import { matmulRules } from "./rules/matmul.ts";
+import { lossRules } from "./rules/loss.ts";
+import { normalizationRules } from "./rules/normalization.ts";
+import { poolRules } from "./rules/pool.ts";
 import { reduceRules } from "./rules/reduce.ts";
 import { shapeRules } from "./rules/shape.ts";
 
@@ -12,6 +17,11 @@ export const RULES: Record<string, Rule> = {
   ...binaryRules,
   ...shapeRules,
   ...reduceRules,
+  ...matmulRules,
+  ...convRules,
+  ...poolRules,
+  ...normalizationRules,
+  ...lossRules,
 };
 
 export function ruleFor(opType: string): Rule | undefined {

@@ -23,6 +23,11 @@ export interface GradCheckOptions {
   eps?: number;
   /** Relative tolerance, as JAX's float32 default. */
   tol?: number;
+  /**
+   * Build the JVP/VJP graphs from the declared (possibly symbolic) input shapes, using
+   * `inputShapes` only to draw values: checks that the rules work with symbolic dims.
+   */
+  keepSymbolic?: boolean;
 }
 
 export interface GradCheckRow {

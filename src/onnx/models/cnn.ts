@@ -28,7 +28,9 @@ export interface CnnOptions {
 /**
  * Conv (ReLU) stack with periodic 2×2 max-pooling, then Flatten and a dense head. Layers are
  * `conv1` … and `dense1` …. The defaults are small on purpose: the forward pass of a batch of
- * 64 MNIST-sized images takes about 2.5 ms in onnxruntime-web on one core.
+ * 64 MNIST-sized images takes a few ms in onnxruntime-web on one core, and with no hidden dense
+ * layer the model has 9k parameters rather than 52k (a forward gradient's cosine to the true
+ * gradient shrinks like √(K/n), so a small n matters more to it than to backprop).
  */
 export function cnn({
   inputShape = [1, 28, 28],
@@ -36,7 +38,7 @@ export function cnn({
   channels = [8, 16],
   kernel = 3,
   poolEvery = 1,
-  dense = [64],
+  dense = [],
   seed = 0,
 }: CnnOptions = {}): Model {
   if (inputShape.length !== 3) {

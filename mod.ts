@@ -1,0 +1,54 @@
+/**
+ * fwdgrad: train neural networks with forward gradients ("Gradients without
+ * Backpropagation", Baydin et al. 2022) and compare them with backpropagation on the same
+ * ONNX models, data and engine (onnxruntime-web).
+ *
+ * @example
+ * ```ts
+ * import { buildModel, jvpModel, loadDataset, vjpModel } from "./mod.ts";
+ *
+ * const dataset = await loadDataset("penguins", { seed: 0 });
+ * const model = buildModel("mlp", { inputShape: dataset.featureShape, classes: 3, seed: 0 });
+ * // One forward-mode pass gives K = 4 directional derivatives of the loss at once:
+ * const jvp = jvpModel(model, { wrt: ["dense1.weight", "dense1.bias"], tangents: 4 });
+ * // The backprop baseline: the exact gradient of every listed tensor.
+ * const vjp = vjpModel(model, { wrt: ["dense1.weight", "dense1.bias"] });
+ * ```
+ *
+ * @module
+ */
+import { encodeModel } from "./src/onnx/encode.ts";
+import { withLoss } from "./src/onnx/models/loss.ts";
+import { createModel, type ModelOptions } from "./src/onnx/models/registry.ts";
+
+/**
+ * ONNX bytes of a built-in model (`logreg`, `mlp`, `cnn`, `paper-mlp`, `paper-cnn`) with
+ * its loss appended: inputs `x` and one-hot `labels`, outputs `loss` (mean softmax
+ * cross-entropy) and `logits`. Parameters are float initializers named like `dense1.weight`.
+ */
+export function buildModel(name: string, options: ModelOptions): Uint8Array {
+  return encodeModel(withLoss(createModel(name, options)));
+}
+
+export { MODEL_NAMES, type ModelName, type ModelOptions } from "./src/onnx/models/registry.ts";
+export { withLoss } from "./src/onnx/models/loss.ts";
+export { trainableParameters } from "./src/onnx/models/parameters.ts";
+export { DATASET_NAMES, type DatasetOptions, loadDataset } from "./src/data/load.ts";
+export type { Dataset, Split } from "./src/data/dataset.ts";
+
+// The graph IR.
+export { decodeModel } from "./src/onnx/decode.ts";
+export { encodeModel } from "./src/onnx/encode.ts";
+export { emptyGraph, float, floats, GraphBuilder } from "./src/onnx/builder.ts";
+export type { Attr, Dim, DType, Graph, Model, Node, Tensor, ValueInfo } from "./src/onnx/types.ts";
+
+// Differentiation.
+export { type JvpOptions, jvpModel, jvpTransform } from "./src/ad/jvp.ts";
+export { vjpModel, vjpTransform } from "./src/ad/vjp.ts";
+export { checkGrads, type GradCheckOptions, type GradCheckReport } from "./src/ad/check/check_grads.ts";
+export { RULES } from "./src/ad/table.ts";
+
+// Training.
+export { train } from "./src/train/run.ts";
+export type { TrainConfig } from "./src/train/config.ts";
+export { UserError } from "./src/errors.ts";

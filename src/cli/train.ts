@@ -1,0 +1,160 @@
+import { z } from "zod";
+import { MODEL_NAMES } from "../onnx/models/registry.ts";
+import { createProgress } from "../report/progress.ts";
+import { formatTable } from "../report/table.ts";
+import { TrainConfigSchema } from "../train/config.ts";
+import { defaultDataset, defaultLr } from "../train/defaults.ts";
+import { methodsOf, type RunSummary, train } from "../train/run.ts";
+import { type CliOption, parseCli } from "./args.ts";
+import { runMain } from "./main_wrapper.ts";
+
+const cores = navigator.hardwareConcurrency || 1;
+
+const options: Record<string, CliOption> = {
+  model: { type: "string", default: "mlp", help: `model: ${MODEL_NAMES.join(", ")}` },
+  hidden: { type: "string", help: "mlp hidden sizes, e.g. 64,64", valueName: "<n,n>" },
+  dataset: { type: "string", help: "penguins, kmnist, fashion-mnist, a directory of IDX files or a CSV file (default: penguins for logreg/mlp, kmnist otherwise)" },
+  "label-column": { type: "string", help: "class column of a CSV dataset (default: species)" },
+  "train-count": { type: "string", help: "training examples (image datasets; default 500 for a re-split)", valueName: "<n>" },
+  "test-count": { type: "string", help: "test examples (image datasets; default 100 for a re-split)", valueName: "<n>" },
+  method: { type: "string", default: "both", help: "forward, backprop or both (same data order and initial weights)" },
+  workers: { type: "string", default: String(cores), help: "forward-gradient workers (default: number of cores)", valueName: "<n>" },
+  tangents: { type: "string", default: "1", help: "tangents K per worker and step", valueName: "<k>" },
+  "tangent-mode": { type: "string", default: "independent", help: "independent (each worker its own tangents) or shared (same tangents, workers send K scalars)" },
+  "tangent-dist": { type: "string", default: "normal", help: "normal or rademacher" },
+  "batch-size": { type: "string", default: "32", help: "examples per step", valueName: "<n>" },
+  optimizer: { type: "string", default: "sgd", help: "sgd, momentum or adam" },
+  lr: { type: "string", help: "learning rate for both methods (default: tuned per model and method)", valueName: "<x>" },
+  "lr-forward": { type: "string", help: "learning rate of the forward-gradient run", valueName: "<x>" },
+  "lr-backprop": { type: "string", help: "learning rate of the backprop run", valueName: "<x>" },
+  "lr-schedule": { type: "string", default: "constant", help: "constant, exp (η₀·e^(−i·k), the paper's) or cosine" },
+  "lr-decay": { type: "string", default: "0.0001", help: "k of the exp schedule", valueName: "<k>" },
+  steps: { type: "string", help: "number of steps", valueName: "<n>" },
+  epochs: { type: "string", help: "number of epochs (default 40 when --steps is not given)", valueName: "<n>" },
+  "target-loss": { type: "string", help: "stop when the smoothed training loss falls below this", valueName: "<x>" },
+  "max-seconds": { type: "string", help: "stop after this many seconds of training per method", valueName: "<s>" },
+  seed: { type: "string", default: "0", help: "run seed (data split and order, initial weights, tangents)", valueName: "<n>" },
+  "eval-every": { type: "string", help: "evaluate on the test split every n steps (default: about 40 evaluations per run)", valueName: "<n>" },
+  out: { type: "string", help: "output directory (default runs/<timestamp>-<model>-<dataset>)", valueName: "<dir>" },
+  json: { type: "boolean", help: "print the summary as JSON instead of a table" },
+};
+
+const count = z.coerce.number().int().positive();
+const positive = z.coerce.number().positive();
+const FlagsSchema = z.object({
+  model: z.enum(MODEL_NAMES),
+  hidden: z.string().regex(/^\d+(,\d+)*$/, "expected sizes like 64,64").optional(),
+  dataset: z.string().optional(),
+  "label-column": z.string().optional(),
+  "train-count": count.optional(),
+  "test-count": count.optional(),
+  method: z.enum(["forward", "backprop", "both"]),
+  workers: count,
+  tangents: count,
+  "tangent-mode": z.enum(["independent", "shared"]),
+  "tangent-dist": z.enum(["normal", "rademacher"]),
+  "batch-size": count,
+  optimizer: z.enum(["sgd", "momentum", "adam"]),
+  lr: positive.optional(),
+  "lr-forward": positive.optional(),
+  "lr-backprop": positive.optional(),
+  "lr-schedule": z.enum(["constant", "exp", "cosine"]),
+  "lr-decay": z.coerce.number().nonnegative(),
+  steps: count.optional(),
+  epochs: count.optional(),
+  "target-loss": positive.optional(),
+  "max-seconds": positive.optional(),
+  seed: z.coerce.number().int().nonnegative(),
+  "eval-every": count.optional(),
+  out: z.string().optional(),
+  json: z.boolean().default(false),
+});
+
+export const TRAIN_USAGE = `usage: deno task train [options]
+
+Trains a model with forward gradients and with backprop (the baseline) and compares them.`;
+
+/** Flags → the full resolved configuration. */
+export function resolveConfig(argv: string[]): ReturnType<typeof TrainConfigSchema.parse> | { help: string } {
+  const parsed = parseCli(argv, { options, schema: FlagsSchema, usage: TRAIN_USAGE });
+  if (parsed.kind === "help") return { help: parsed.text };
+  const f = parsed.values;
+  const lr = defaultLr(f.model, f.optimizer);
+  const epochs = f.steps ? undefined : (f.epochs ?? 40);
+  return TrainConfigSchema.parse({
+    model: f.model,
+    hidden: f.hidden?.split(",").map(Number),
+    dataset: f.dataset ?? defaultDataset(f.model),
+    labelColumn: f["label-column"],
+    trainCount: f["train-count"],
+    testCount: f["test-count"],
+    method: f.method,
+    workers: f.workers,
+    tangents: f.tangents,
+    tangentMode: f["tangent-mode"],
+    tangentDist: f["tangent-dist"],
+    batchSize: f["batch-size"],
+    optimizer: f.optimizer,
+    lrForward: f["lr-forward"] ?? f.lr ?? lr.forward,
+    lrBackprop: f["lr-backprop"] ?? f.lr ?? lr.backprop,
+    lrSchedule: f["lr-schedule"],
+    lrDecay: f["lr-decay"],
+    steps: f.steps,
+    epochs,
+    targetLoss: f["target-loss"],
+    maxSeconds: f["max-seconds"],
+    seed: f.seed,
+    evalEvery: f["eval-every"] ?? 0,
+    out: f.out,
+    json: f.json,
+  });
+}
+
+function fmt(x: number | null, digits = 4): string {
+  return x === null ? "—" : x.toFixed(digits);
+}
+
+export function comparisonTable(summary: RunSummary): string {
+  const runs = summary.runs;
+  const row = (label: string, f: (r: RunSummary["runs"][number]) => string | number) => [label, ...runs.map(f)];
+  return formatTable(["", ...runs.map((r) => r.method)], [
+    row("steps", (r) => r.steps),
+    row("epochs", (r) => r.epochs.toFixed(1)),
+    row("wall time (s)", (r) => r.wallSeconds.toFixed(2)),
+    row("steps/s", (r) => r.stepsPerSecond.toFixed(1)),
+    row("time to target (s)", (r) => (r.reachedTarget ? fmt(r.secondsToTarget, 2) : "not reached")),
+    row("steps to target", (r) => (r.reachedTarget ? String(r.stepsToTarget) : "not reached")),
+    row("final train loss", (r) => fmt(r.final.trainLoss)),
+    row("final test loss", (r) => fmt(r.final.testLoss)),
+    row("test accuracy", (r) => `${(100 * r.final.testAccuracy).toFixed(1)}%`),
+    row("misclassified", (r) => `${r.final.misclassified}/${summary.dataset.test}`),
+  ]);
+}
+
+async function main(): Promise<number> {
+  const config = resolveConfig(Deno.args);
+  if ("help" in config) {
+    console.log(config.help);
+    return 0;
+  }
+  const progress = config.json ? undefined : createProgress({ methods: methodsOf(config) });
+  const { summary, outDir } = await train(config, {
+    onStart: ({ dataset, parameters, methods }) => {
+      progress?.log(`model ${config.model} (${parameters.toLocaleString("en-US")} parameters) on ${dataset.name}: ${dataset.split}`);
+      progress?.log(`train ${dataset.train.count} / test ${dataset.test.count} examples; ${dataset.notes.join("; ")}`);
+      progress?.log(`methods: ${methods.join(", ")}; forward: ${config.workers} worker(s) × ${config.tangents} tangent(s), ${config.tangentMode} mode`);
+    },
+    onProgress: (method, p) => progress?.update(method, p),
+  });
+  progress?.done();
+  if (config.json) {
+    console.log(JSON.stringify({ ...summary, outDir }, null, 2));
+  } else {
+    console.log(`\n${comparisonTable(summary)}\n`);
+    console.log(`dataset: ${summary.dataset.split}`);
+    console.log(`outputs: ${outDir}/ (summary.json, metrics.jsonl, *.svg plots, model-*.onnx)`);
+  }
+  return 0;
+}
+
+if (import.meta.main) runMain(main);

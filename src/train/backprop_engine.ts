@@ -1,0 +1,38 @@
+import { Session } from "../onnx/session.ts";
+import type { ParamLayout } from "./params.ts";
+import { paramViews } from "./params.ts";
+
+export interface BackpropSetup {
+  vjp: Uint8Array;
+  layout: ParamLayout;
+  params: Float32Array;
+  featureShape: number[];
+  classes: number;
+}
+
+/** The reverse-mode baseline: the exact gradient of the batch loss from the VJP graph. */
+export class BackpropEngine {
+  private constructor(private readonly setup: BackpropSetup, private readonly session: Session) {}
+
+  static async create(setup: BackpropSetup): Promise<BackpropEngine> {
+    return new BackpropEngine(setup, await Session.create(setup.vjp, "VJP graph"));
+  }
+
+  async step(x: Float32Array, labels: Float32Array, count: number): Promise<{ loss: number; gradient: Float32Array<ArrayBuffer>; ms: number }> {
+    const { layout, featureShape, classes } = this.setup;
+    const t0 = performance.now();
+    const out = await this.session.run({
+      ...paramViews(this.setup.params, layout),
+      x: { dtype: "float32", dims: [count, ...featureShape], data: x },
+      labels: { dtype: "float32", dims: [count, classes], data: labels },
+      loss__cotangent: { dtype: "float32", dims: [], data: Float32Array.of(1) },
+    });
+    const gradient = new Float32Array(layout.total);
+    layout.names.forEach((name, i) => gradient.set(out[`${name}__grad`].data as Float32Array, layout.offsets[i]));
+    return { loss: Number(out.loss.data[0]), gradient, ms: performance.now() - t0 };
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}

@@ -1,0 +1,46 @@
+import { oneHot } from "../data/batches.ts";
+import type { Split } from "../data/dataset.ts";
+import { Session } from "../onnx/session.ts";
+import type { Tensor } from "../onnx/types.ts";
+
+export interface Evaluation {
+  loss: number;
+  accuracy: number;
+  misclassified: number;
+}
+
+/** Loss, accuracy and misclassified count of a model on a split, in chunks. */
+export class Evaluator {
+  private constructor(private readonly session: Session, private readonly featureShape: number[], private readonly classes: number) {}
+
+  static async create(bytes: Uint8Array, featureShape: number[], classes: number): Promise<Evaluator> {
+    return new Evaluator(await Session.create(bytes, "evaluation graph"), featureShape, classes);
+  }
+
+  async evaluate(params: Record<string, Tensor>, split: Split, chunk = 1000): Promise<Evaluation> {
+    const width = this.featureShape.reduce((a, b) => a * b, 1);
+    let lossSum = 0;
+    let wrong = 0;
+    for (let start = 0; start < split.count; start += chunk) {
+      const n = Math.min(chunk, split.count - start);
+      const y = split.y.subarray(start, start + n);
+      const out = await this.session.run({
+        ...params,
+        x: { dtype: "float32", dims: [n, ...this.featureShape], data: split.x.subarray(start * width, (start + n) * width) },
+        labels: { dtype: "float32", dims: [n, this.classes], data: oneHot(y, this.classes) },
+      });
+      lossSum += Number(out.loss.data[0]) * n;
+      const logits = out.logits.data as Float32Array;
+      for (let i = 0; i < n; i++) {
+        let best = 0;
+        for (let c = 1; c < this.classes; c++) if (logits[i * this.classes + c] > logits[i * this.classes + best]) best = c;
+        if (best !== y[i]) wrong++;
+      }
+    }
+    return { loss: lossSum / split.count, accuracy: 1 - wrong / split.count, misclassified: wrong };
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}

@@ -1,0 +1,92 @@
+import { sampleTangents, type TangentDist } from "../random/tangents.ts";
+import { Session } from "../onnx/session.ts";
+import type { Tensor } from "../onnx/types.ts";
+import type { ParamLayout } from "./params.ts";
+import { paramViews } from "./params.ts";
+
+export interface ForwardSetup {
+  jvp: Uint8Array;
+  layout: ParamLayout;
+  /** The coordinator's shared parameter vector. */
+  params: Float32Array;
+  K: number;
+  seed: number;
+  /** Worker index in the tangent stream key (0 for every worker in shared-tangent mode). */
+  stream: number;
+  dist: TangentDist;
+  featureShape: number[];
+  classes: number;
+}
+
+export interface ForwardResult {
+  loss: number;
+  /** ∇f·v_k for k < K. */
+  scalars: Float32Array;
+  /** (1/K) Σ_k (∇f·v_k) v_k over the flat parameter vector (independent mode). */
+  estimate?: Float32Array<ArrayBuffer>;
+  /** Milliseconds spent sampling tangents, in the JVP run, forming the estimate. */
+  timings: { sample: number; jvp: number; estimate: number };
+}
+
+/**
+ * One forward-gradient worker's computation: sample its K tangents (a pure function of seed,
+ * step, stream, k), run the JVP graph once for all K on its shard, and form the estimate.
+ */
+export class ForwardEngine {
+  private readonly tangents: Record<string, Tensor> = {};
+
+  private constructor(private readonly setup: ForwardSetup, private readonly session: Session) {
+    const { layout, K } = setup;
+    layout.names.forEach((name, i) => {
+      this.tangents[`${name}__tangent`] = { dtype: "float32", dims: [K, ...layout.dims[i]], data: new Float32Array(K * layout.sizes[i]) };
+    });
+  }
+
+  static async create(setup: ForwardSetup): Promise<ForwardEngine> {
+    return new ForwardEngine(setup, await Session.create(setup.jvp, "JVP graph"));
+  }
+
+  /** Fills the tangent buffers for `step`; tensor i takes elements [offset_i, offset_i + size_i) of each stream. */
+  sample(step: number): void {
+    const { layout, K, seed, stream, dist } = this.setup;
+    layout.names.forEach((name, i) => {
+      const out = this.tangents[`${name}__tangent`].data as Float32Array;
+      sampleTangents(out, layout.sizes[i], { seed, step, worker: stream, firstTangent: 0, K, dist, offset: layout.offsets[i] });
+    });
+  }
+
+  async step(step: number, x: Float32Array, labels: Float32Array, count: number, wantEstimate: boolean): Promise<ForwardResult> {
+    const { layout, K, featureShape, classes } = this.setup;
+    const t0 = performance.now();
+    this.sample(step);
+    const t1 = performance.now();
+    const out = await this.session.run({
+      ...paramViews(this.setup.params, layout),
+      ...this.tangents,
+      x: { dtype: "float32", dims: [count, ...featureShape], data: x },
+      labels: { dtype: "float32", dims: [count, classes], data: labels },
+    });
+    const t2 = performance.now();
+    const scalars = Float32Array.from(out["loss__tangent"].data as Float32Array);
+    let estimate: Float32Array<ArrayBuffer> | undefined;
+    if (wantEstimate) {
+      estimate = new Float32Array(layout.total);
+      layout.names.forEach((name, i) => {
+        const v = this.tangents[`${name}__tangent`].data as Float32Array;
+        const size = layout.sizes[i];
+        const dst = estimate!.subarray(layout.offsets[i], layout.offsets[i] + size);
+        for (let k = 0; k < K; k++) {
+          const s = scalars[k] / K;
+          const vk = v.subarray(k * size, (k + 1) * size);
+          for (let j = 0; j < size; j++) dst[j] += s * vk[j];
+        }
+      });
+    }
+    const t3 = performance.now();
+    return { loss: Number(out.loss.data[0]), scalars, estimate, timings: { sample: t1 - t0, jvp: t2 - t1, estimate: t3 - t2 } };
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}

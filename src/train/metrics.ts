@@ -1,0 +1,33 @@
+import type { Method } from "./config.ts";
+
+/** One evaluation, as written to metrics.jsonl. */
+export interface MetricRow {
+  method: Method;
+  step: number;
+  epoch: number;
+  /** Training seconds so far (evaluation time excluded, so both methods compare fairly). */
+  wallSeconds: number;
+  trainLoss: number;
+  testLoss: number;
+  testAccuracy: number;
+  misclassified: number;
+}
+
+/** Mean of the last `window` values: the smoothed training loss of the stopping rule. */
+export class RunningLoss {
+  private readonly values: number[] = [];
+  constructor(readonly window: number) {}
+
+  push(v: number): void {
+    this.values.push(v);
+    if (this.values.length > this.window) this.values.shift();
+  }
+
+  get full(): boolean {
+    return this.values.length >= this.window;
+  }
+
+  get mean(): number {
+    return this.values.reduce((a, b) => a + b, 0) / Math.max(1, this.values.length);
+  }
+}
