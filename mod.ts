@@ -43,9 +43,13 @@ export { emptyGraph, float, floats, GraphBuilder } from "./src/onnx/builder.ts";
 export type { Attr, Dim, DType, Graph, Model, Node, Tensor, ValueInfo } from "./src/onnx/types.ts";
 
 // Differentiation.
-export { type JvpOptions, jvpModel, jvpTransform } from "./src/ad/jvp.ts";
+export { jvpModel, type JvpOptions, jvpTransform } from "./src/ad/jvp.ts";
 export { vjpModel, vjpTransform } from "./src/ad/vjp.ts";
-export { checkGrads, type GradCheckOptions, type GradCheckReport } from "./src/ad/check/check_grads.ts";
+export {
+  checkGrads,
+  type GradCheckOptions,
+  type GradCheckReport,
+} from "./src/ad/check/check_grads.ts";
 export { RULES } from "./src/ad/table.ts";
 
 // Training.

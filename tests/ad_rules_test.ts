@@ -18,7 +18,10 @@ for (const c of ALL_CASES) {
     });
     assert.ok(report.rows.length > 0, "the check compared nothing");
     for (const r of report.rows) {
-      assert.ok(r.jvpVsFd <= report.tol, `${r.output} wrt ${r.wrt}: JVP vs finite differences ${r.jvpVsFd}`);
+      assert.ok(
+        r.jvpVsFd <= report.tol,
+        `${r.output} wrt ${r.wrt}: JVP vs finite differences ${r.jvpVsFd}`,
+      );
       assert.ok(r.vjpVsJvp <= report.tol, `${r.output} wrt ${r.wrt}: VJP vs JVP ${r.vjpVsJvp}`);
     }
   });
@@ -26,6 +29,7 @@ for (const c of ALL_CASES) {
 
 Deno.test("every op with a derivative rule has at least one gradient-check case", () => {
   const covered = new Set(ALL_CASES.map((c) => c.op));
-  const missing = Object.entries(RULES).filter(([op, r]) => (r.jvp || r.vjp) && !covered.has(op)).map(([op]) => op);
+  const missing = Object.entries(RULES).filter(([op, r]) => (r.jvp || r.vjp) && !covered.has(op))
+    .map(([op]) => op);
   assert.deepEqual(missing, []);
 });

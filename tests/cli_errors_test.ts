@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 
 /** Runs a CLI entry point as users do and returns its exit code and output. */
-async function run(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function run(
+  script: string,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", script, ...args],
     stdout: "piped",
@@ -23,7 +26,12 @@ const CASES: [string, string, string[], RegExp][] = [
   ["train", "src/cli/train.ts", ["--workers", "0"], /--workers/],
   ["train", "src/cli/train.ts", ["--dataset", "nosuchdata"], /nosuchdata/],
   ["train", "src/cli/train.ts", ["--dataset", `${dir}/nolabel.csv`], /nolabel\.csv.*label|species/],
-  ["check-grads", "src/cli/check_grads.ts", [`${dir}/notonnx.onnx`], /notonnx\.onnx: not a valid ONNX ModelProto/],
+  [
+    "check-grads",
+    "src/cli/check_grads.ts",
+    [`${dir}/notonnx.onnx`],
+    /notonnx\.onnx: not a valid ONNX ModelProto/,
+  ],
   ["check-grads", "src/cli/check_grads.ts", [`${dir}/missing.onnx`], /missing\.onnx: cannot read/],
   ["predict", "src/cli/predict.ts", [`${dir}/notonnx.onnx`], /notonnx\.onnx/],
 ];
@@ -43,5 +51,7 @@ for (const [tool, script, args, pattern] of CASES) {
 Deno.test("train --help prints the flags and exits 0", async () => {
   const { code, stdout } = await run("src/cli/train.ts", ["--help"]);
   assert.equal(code, 0);
-  for (const flag of ["--model", "--tangents", "--tangent-mode", "--target-loss", "--out"]) assert.ok(stdout.includes(flag), flag);
+  for (const flag of ["--model", "--tangents", "--tangent-mode", "--target-loss", "--out"]) {
+    assert.ok(stdout.includes(flag), flag);
+  }
 });

@@ -20,14 +20,36 @@ const labels = batch.oneHot(3);
 
 async function engines(W: number, K: number, shared: boolean): Promise<ForwardEngine[]> {
   const { jvp } = trainingGraphs(model, names, K, { vjp: false });
-  return await Promise.all(Array.from({ length: W }, (_, w) =>
-    ForwardEngine.create({ jvp, layout, params, K, seed: 7, stream: shared ? 0 : w, dist: "normal", featureShape: [4], classes: 3 })));
+  return await Promise.all(
+    Array.from({ length: W }, (_, w) =>
+      ForwardEngine.create({
+        jvp,
+        layout,
+        params,
+        K,
+        seed: 7,
+        stream: shared ? 0 : w,
+        dist: "normal",
+        featureShape: [4],
+        classes: 3,
+      })),
+  );
 }
 
-async function shardEstimates(es: ForwardEngine[], step: number, wantEstimate: boolean): Promise<WorkerEstimate[]> {
+async function shardEstimates(
+  es: ForwardEngine[],
+  step: number,
+  wantEstimate: boolean,
+): Promise<WorkerEstimate[]> {
   return await Promise.all(es.map(async (e, w) => {
     const { start, end } = shardRange(32, es.length, w);
-    const r = await e.step(step, batch.x.slice(start * 4, end * 4), labels.slice(start * 3, end * 3), end - start, wantEstimate);
+    const r = await e.step(
+      step,
+      batch.x.slice(start * 4, end * 4),
+      labels.slice(start * 3, end * 3),
+      end - start,
+      wantEstimate,
+    );
     return { weight: (end - start) / 32, ...r };
   }));
 }
@@ -48,18 +70,25 @@ Deno.test("the shared-tangent estimate equals the independent formula on the sam
   const independent = new Float32Array(layout.total);
   const shared = new Float32Array(layout.total);
   const lossA = combineEstimates(parts, independent, null);
-  const lossB = combineEstimates(parts.map(({ estimate: _e, ...p }) => p), shared, { seed: 7, step: 5, dist: "normal" });
+  const lossB = combineEstimates(parts.map(({ estimate: _e, ...p }) => p), shared, {
+    seed: 7,
+    step: 5,
+    dist: "normal",
+  });
   assert.equal(lossA, lossB);
   const scale = Math.max(...independent.map(Math.abs));
   for (let i = 0; i < layout.total; i++) {
-    assert.ok(Math.abs(independent[i] - shared[i]) <= 1e-5 * scale, `element ${i}: ${independent[i]} vs ${shared[i]}`);
+    assert.ok(
+      Math.abs(independent[i] - shared[i]) <= 1e-5 * scale,
+      `element ${i}: ${independent[i]} vs ${shared[i]}`,
+    );
   }
   await Promise.all(es.map((e) => e.release()));
 });
 
 Deno.test("one worker with 8 tangents and two workers with 4 each estimate the same gradient", async () => {
   const exact = await exactGradient();
-  const u = Float32Array.from({ length: layout.total }, (_, i) => Math.sin(i * 12.9898) );
+  const u = Float32Array.from({ length: layout.total }, (_, i) => Math.sin(i * 12.9898));
   const setups = [await engines(1, 8, false), await engines(2, 4, false)];
   const M = 300;
   const samples: number[][] = [[], []];
@@ -71,14 +100,16 @@ Deno.test("one worker with 8 tangents and two workers with 4 each estimate the s
     }
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const variance = (xs: number[]) => xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / (xs.length - 1);
+  const variance = (xs: number[]) =>
+    xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / (xs.length - 1);
   const truth = dot(exact, u);
   // Each mean is unbiased for ⟨∇f, u⟩ and the two agree (z-scores from the sample variances).
   for (const xs of samples) {
     const z = (mean(xs) - truth) / Math.sqrt(variance(xs) / M);
     assert.ok(Math.abs(z) < 4.5, `mean ${mean(xs)} vs exact ${truth} (z = ${z})`);
   }
-  const z2 = (mean(samples[0]) - mean(samples[1])) / Math.sqrt((variance(samples[0]) + variance(samples[1])) / M);
+  const z2 = (mean(samples[0]) - mean(samples[1])) /
+    Math.sqrt((variance(samples[0]) + variance(samples[1])) / M);
   assert.ok(Math.abs(z2) < 4.5, `W=1 vs W=2 differ: z = ${z2}`);
   await Promise.all(setups.flat().map((e) => e.release()));
 });

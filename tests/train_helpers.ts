@@ -1,4 +1,4 @@
-import { TrainConfigSchema, type TrainConfig } from "../src/train/config.ts";
+import { type TrainConfig, TrainConfigSchema } from "../src/train/config.ts";
 
 /** A complete config with test-sized defaults; `over` picks what a test varies. */
 export function testConfig(over: Partial<TrainConfig>): TrainConfig {

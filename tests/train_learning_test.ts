@@ -5,7 +5,16 @@ import { tempOut, testConfig } from "./train_helpers.ts";
 // These fail if learning breaks: fixed step budgets, accuracy thresholds well above chance.
 
 Deno.test("forward-gradient logistic regression reaches 95% test accuracy on penguins", async () => {
-  const { summary } = await train(testConfig({ model: "logreg", method: "forward", steps: 400, tangents: 4, lrForward: 0.05, out: await tempOut() }));
+  const { summary } = await train(
+    testConfig({
+      model: "logreg",
+      method: "forward",
+      steps: 400,
+      tangents: 4,
+      lrForward: 0.05,
+      out: await tempOut(),
+    }),
+  );
   const run = summary.runs[0];
   assert.equal(run.method, "forward");
   assert.equal(run.steps, 400);
@@ -13,9 +22,14 @@ Deno.test("forward-gradient logistic regression reaches 95% test accuracy on pen
 });
 
 Deno.test("the MLP reaches 95% test accuracy on penguins both ways", async () => {
-  const { summary } = await train(testConfig({ model: "mlp", method: "both", steps: 400, tangents: 4, out: await tempOut() }));
+  const { summary } = await train(
+    testConfig({ model: "mlp", method: "both", steps: 400, tangents: 4, out: await tempOut() }),
+  );
   for (const run of summary.runs) {
-    assert.ok(run.final.testAccuracy >= 0.95, `${run.method}: test accuracy ${run.final.testAccuracy}`);
+    assert.ok(
+      run.final.testAccuracy >= 0.95,
+      `${run.method}: test accuracy ${run.final.testAccuracy}`,
+    );
   }
 });
 
@@ -35,7 +49,13 @@ Deno.test("the CNN beats chance by a wide margin on the KMNIST re-split both way
   // Chance is 10%. Forward gradients of 9k parameters with 8 tangents a step learn far more
   // slowly per step than backprop (cosine to the gradient ≈ √(8/9k) ≈ 0.03), hence two bars.
   const [forward, backprop] = summary.runs;
-  assert.ok(forward.final.testAccuracy >= 0.2, `forward: test accuracy ${forward.final.testAccuracy}`);
-  assert.ok(backprop.final.testAccuracy >= 0.5, `backprop: test accuracy ${backprop.final.testAccuracy}`);
+  assert.ok(
+    forward.final.testAccuracy >= 0.2,
+    `forward: test accuracy ${forward.final.testAccuracy}`,
+  );
+  assert.ok(
+    backprop.final.testAccuracy >= 0.5,
+    `backprop: test accuracy ${backprop.final.testAccuracy}`,
+  );
   assert.ok(summary.dataset.split.includes("re-split"), summary.dataset.split);
 });

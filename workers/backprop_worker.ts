@@ -15,7 +15,13 @@ const api = {
     const setup = BackpropInitSchema.parse(raw);
     engine = await BackpropEngine.create(setup);
     if (setup.eval) {
-      evaluation = await WorkerEvaluation.create(setup.eval, setup.params, setup.layout, setup.featureShape, setup.classes);
+      evaluation = await WorkerEvaluation.create(
+        setup.eval,
+        setup.params,
+        setup.layout,
+        setup.featureShape,
+        setup.classes,
+      );
     }
   },
   async step(raw: unknown) {

@@ -15,7 +15,13 @@ const api = {
     const setup = ForwardInitSchema.parse(raw);
     engine = await ForwardEngine.create(setup);
     if (setup.eval) {
-      evaluation = await WorkerEvaluation.create(setup.eval, setup.params, setup.layout, setup.featureShape, setup.classes);
+      evaluation = await WorkerEvaluation.create(
+        setup.eval,
+        setup.params,
+        setup.layout,
+        setup.featureShape,
+        setup.classes,
+      );
     }
   },
   async step(raw: unknown) {

@@ -10,22 +10,39 @@ import { type CliOption, parseCli } from "./args.ts";
 import { runMain } from "./main_wrapper.ts";
 
 const options: Record<string, CliOption> = {
-  wrt: { type: "string", help: "comma-separated tensors to differentiate (default: every float initializer)", valueName: "<names>" },
+  wrt: {
+    type: "string",
+    help: "comma-separated tensors to differentiate (default: every float initializer)",
+    valueName: "<names>",
+  },
   tangents: { type: "string", default: "2", help: "tangents K per JVP run", valueName: "<k>" },
-  "input-shape": { type: "string", multiple: true, help: "concrete shape for an input, e.g. x=1x28x28 (repeatable)", valueName: "<name=AxB>" },
-  seed: { type: "string", default: "0", help: "seed of the random inputs and directions", valueName: "<n>" },
+  "input-shape": {
+    type: "string",
+    multiple: true,
+    help: "concrete shape for an input, e.g. x=1x28x28 (repeatable)",
+    valueName: "<name=AxB>",
+  },
+  seed: {
+    type: "string",
+    default: "0",
+    help: "seed of the random inputs and directions",
+    valueName: "<n>",
+  },
   tol: { type: "string", default: "0.002", help: "relative tolerance", valueName: "<x>" },
 };
 
 const FlagsSchema = z.object({
   wrt: z.string().optional(),
   tangents: z.coerce.number().int().positive(),
-  "input-shape": z.array(z.string().regex(/^[^=]+=\d+(x\d+)*$/, "expected name=AxBxC, e.g. x=1x28x28")).optional(),
+  "input-shape": z.array(
+    z.string().regex(/^[^=]+=\d+(x\d+)*$/, "expected name=AxBxC, e.g. x=1x28x28"),
+  ).optional(),
   seed: z.coerce.number().int().nonnegative(),
   tol: z.coerce.number().positive(),
 });
 
-const USAGE = `usage: deno task check-grads MODEL.onnx|BUILT-IN-NAME [--wrt names] [--tangents K] [--input-shape name=1x28x28 ...]
+const USAGE =
+  `usage: deno task check-grads MODEL.onnx|BUILT-IN-NAME [--wrt names] [--tangents K] [--input-shape name=1x28x28 ...]
 
 Checks fwdgrad's JVP graph of the model against float64 central finite differences, and its
 VJP graph against the JVP (<u, J v> = <J^T u, v>). Exit 0 within tolerance, 1 otherwise,
@@ -34,7 +51,13 @@ VJP graph against the JVP (<u, J v> = <J^T u, v>). Exit 0 within tolerance, 1 ot
 /** A built-in model with its loss, sized for its default dataset (penguins or 28×28 images). */
 function builtIn(name: ModelName): Model {
   const tabular = name === "logreg" || name === "mlp";
-  return withLoss(createModel(name, { inputShape: tabular ? [4] : [1, 28, 28], classes: tabular ? 3 : 10, seed: 0 }));
+  return withLoss(
+    createModel(name, {
+      inputShape: tabular ? [4] : [1, 28, 28],
+      classes: tabular ? 3 : 10,
+      seed: 0,
+    }),
+  );
 }
 
 async function readModel(path: string): Promise<Uint8Array> {
@@ -86,7 +109,9 @@ async function main(): Promise<number> {
       ]),
     ),
   );
-  console.log(report.ok ? "all derivatives within tolerance" : "some derivatives are outside the tolerance");
+  console.log(
+    report.ok ? "all derivatives within tolerance" : "some derivatives are outside the tolerance",
+  );
   return report.ok ? 0 : 1;
 }
 

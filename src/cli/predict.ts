@@ -11,9 +11,18 @@ import { runMain } from "./main_wrapper.ts";
 const options: Record<string, CliOption> = {
   dataset: { type: "string", default: "penguins", help: "dataset, as for train" },
   "label-column": { type: "string", help: "class column of a CSV dataset" },
-  "train-count": { type: "string", help: "as for train (the split must match the run's)", valueName: "<n>" },
+  "train-count": {
+    type: "string",
+    help: "as for train (the split must match the run's)",
+    valueName: "<n>",
+  },
   "test-count": { type: "string", help: "as for train", valueName: "<n>" },
-  seed: { type: "string", default: "0", help: "the run's seed (it fixes the split and standardisation)", valueName: "<n>" },
+  seed: {
+    type: "string",
+    default: "0",
+    help: "the run's seed (it fixes the split and standardisation)",
+    valueName: "<n>",
+  },
   split: { type: "string", default: "test", help: "test or train" },
 };
 
@@ -55,12 +64,20 @@ async function main(): Promise<number> {
     testCount: f["test-count"],
     seed: f.seed,
   });
-  const evaluator = await Evaluator.create(encodeModel(withLoss(model)), dataset.featureShape, dataset.classes.length);
+  const evaluator = await Evaluator.create(
+    encodeModel(withLoss(model)),
+    dataset.featureShape,
+    dataset.classes.length,
+  );
   try {
     const r = await evaluator.evaluate({}, f.split === "test" ? dataset.test : dataset.train);
     const n = f.split === "test" ? dataset.test.count : dataset.train.count;
     console.log(`${path} on ${dataset.name} (${f.split}): ${dataset.split}`);
-    console.log(`loss ${r.loss.toFixed(4)}, accuracy ${(100 * r.accuracy).toFixed(1)}%, misclassified ${r.misclassified}/${n}`);
+    console.log(
+      `loss ${r.loss.toFixed(4)}, accuracy ${
+        (100 * r.accuracy).toFixed(1)
+      }%, misclassified ${r.misclassified}/${n}`,
+    );
   } finally {
     await evaluator.release();
   }

@@ -18,7 +18,11 @@ export class BackpropEngine {
     return new BackpropEngine(setup, await Session.create(setup.vjp, "VJP graph"));
   }
 
-  async step(x: Float32Array, labels: Float32Array, count: number): Promise<{ loss: number; gradient: Float32Array<ArrayBuffer>; ms: number }> {
+  async step(
+    x: Float32Array,
+    labels: Float32Array,
+    count: number,
+  ): Promise<{ loss: number; gradient: Float32Array<ArrayBuffer>; ms: number }> {
     const { layout, featureShape, classes } = this.setup;
     const t0 = performance.now();
     const out = await this.session.run({
@@ -28,7 +32,9 @@ export class BackpropEngine {
       loss__cotangent: { dtype: "float32", dims: [], data: Float32Array.of(1) },
     });
     const gradient = new Float32Array(layout.total);
-    layout.names.forEach((name, i) => gradient.set(out[`${name}__grad`].data as Float32Array, layout.offsets[i]));
+    layout.names.forEach((name, i) =>
+      gradient.set(out[`${name}__grad`].data as Float32Array, layout.offsets[i])
+    );
     return { loss: Number(out.loss.data[0]), gradient, ms: performance.now() - t0 };
   }
 

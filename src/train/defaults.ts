@@ -15,7 +15,10 @@ export const DEFAULT_LR: Record<ModelName, { forward: number; backprop: number }
 };
 
 /** Adam's usual step sizes are smaller than SGD's. */
-export function defaultLr(model: ModelName, optimizer: OptimizerName): { forward: number; backprop: number } {
+export function defaultLr(
+  model: ModelName,
+  optimizer: OptimizerName,
+): { forward: number; backprop: number } {
   const base = DEFAULT_LR[model];
   if (optimizer !== "adam") return base;
   return { forward: base.forward / 10, backprop: base.backprop / 10 };

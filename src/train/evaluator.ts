@@ -11,9 +11,17 @@ export interface Evaluation {
 
 /** Loss, accuracy and misclassified count of a model on a split, in chunks. */
 export class Evaluator {
-  private constructor(private readonly session: Session, private readonly featureShape: number[], private readonly classes: number) {}
+  private constructor(
+    private readonly session: Session,
+    private readonly featureShape: number[],
+    private readonly classes: number,
+  ) {}
 
-  static async create(bytes: Uint8Array, featureShape: number[], classes: number): Promise<Evaluator> {
+  static async create(
+    bytes: Uint8Array,
+    featureShape: number[],
+    classes: number,
+  ): Promise<Evaluator> {
     return new Evaluator(await Session.create(bytes, "evaluation graph"), featureShape, classes);
   }
 
@@ -26,14 +34,20 @@ export class Evaluator {
       const y = split.y.subarray(start, start + n);
       const out = await this.session.run({
         ...params,
-        x: { dtype: "float32", dims: [n, ...this.featureShape], data: split.x.subarray(start * width, (start + n) * width) },
+        x: {
+          dtype: "float32",
+          dims: [n, ...this.featureShape],
+          data: split.x.subarray(start * width, (start + n) * width),
+        },
         labels: { dtype: "float32", dims: [n, this.classes], data: oneHot(y, this.classes) },
       });
       lossSum += Number(out.loss.data[0]) * n;
       const logits = out.logits.data as Float32Array;
       for (let i = 0; i < n; i++) {
         let best = 0;
-        for (let c = 1; c < this.classes; c++) if (logits[i * this.classes + c] > logits[i * this.classes + best]) best = c;
+        for (let c = 1; c < this.classes; c++) {
+          if (logits[i * this.classes + c] > logits[i * this.classes + best]) best = c;
+        }
         if (best !== y[i]) wrong++;
       }
     }

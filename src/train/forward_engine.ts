@@ -38,7 +38,11 @@ export class ForwardEngine {
   private constructor(private readonly setup: ForwardSetup, private readonly session: Session) {
     const { layout, K } = setup;
     layout.names.forEach((name, i) => {
-      this.tangents[`${name}__tangent`] = { dtype: "float32", dims: [K, ...layout.dims[i]], data: new Float32Array(K * layout.sizes[i]) };
+      this.tangents[`${name}__tangent`] = {
+        dtype: "float32",
+        dims: [K, ...layout.dims[i]],
+        data: new Float32Array(K * layout.sizes[i]),
+      };
     });
   }
 
@@ -51,11 +55,25 @@ export class ForwardEngine {
     const { layout, K, seed, stream, dist } = this.setup;
     layout.names.forEach((name, i) => {
       const out = this.tangents[`${name}__tangent`].data as Float32Array;
-      sampleTangents(out, layout.sizes[i], { seed, step, worker: stream, firstTangent: 0, K, dist, offset: layout.offsets[i] });
+      sampleTangents(out, layout.sizes[i], {
+        seed,
+        step,
+        worker: stream,
+        firstTangent: 0,
+        K,
+        dist,
+        offset: layout.offsets[i],
+      });
     });
   }
 
-  async step(step: number, x: Float32Array, labels: Float32Array, count: number, wantEstimate: boolean): Promise<ForwardResult> {
+  async step(
+    step: number,
+    x: Float32Array,
+    labels: Float32Array,
+    count: number,
+    wantEstimate: boolean,
+  ): Promise<ForwardResult> {
     const { layout, K, featureShape, classes } = this.setup;
     const t0 = performance.now();
     this.sample(step);
@@ -83,7 +101,12 @@ export class ForwardEngine {
       });
     }
     const t3 = performance.now();
-    return { loss: Number(out.loss.data[0]), scalars, estimate, timings: { sample: t1 - t0, jvp: t2 - t1, estimate: t3 - t2 } };
+    return {
+      loss: Number(out.loss.data[0]),
+      scalars,
+      estimate,
+      timings: { sample: t1 - t0, jvp: t2 - t1, estimate: t3 - t2 },
+    };
   }
 
   release(): Promise<void> {

@@ -17,10 +17,18 @@ export interface TrainingGraphs {
 /** Model + loss with only the `loss` output: the function both methods differentiate. */
 export function lossOnly(model: Model): Model {
   const full = withLoss(model);
-  return { ...full, graph: { ...full.graph, outputs: full.graph.outputs.filter((o) => o.name === "loss") } };
+  return {
+    ...full,
+    graph: { ...full.graph, outputs: full.graph.outputs.filter((o) => o.name === "loss") },
+  };
 }
 
-export function trainingGraphs(model: Model, wrt: string[], K: number, which: { jvp?: boolean; vjp?: boolean } = {}): TrainingGraphs {
+export function trainingGraphs(
+  model: Model,
+  wrt: string[],
+  K: number,
+  which: { jvp?: boolean; vjp?: boolean } = {},
+): TrainingGraphs {
   const f = lossOnly(model);
   const empty = new Uint8Array();
   return {

@@ -42,7 +42,13 @@ export type ForwardInit = z.infer<typeof ForwardInitSchema>;
 export const BackpropInitSchema = z.object({ ...common, vjp: bytes });
 export type BackpropInit = z.infer<typeof BackpropInitSchema>;
 
-export const ShardSchema = z.object({ step: int, x: f32, labels: f32, count: int, wantEstimate: z.boolean() });
+export const ShardSchema = z.object({
+  step: int,
+  x: f32,
+  labels: f32,
+  count: int,
+  wantEstimate: z.boolean(),
+});
 export type Shard = z.infer<typeof ShardSchema>;
 
 export const ForwardResultSchema = z.object({
@@ -54,4 +60,8 @@ export const ForwardResultSchema = z.object({
 
 export const BackpropResultSchema = z.object({ loss: z.number(), gradient: f32, ms: z.number() });
 
-export const EvaluationSchema = z.object({ loss: z.number(), accuracy: z.number(), misclassified: int });
+export const EvaluationSchema = z.object({
+  loss: z.number(),
+  accuracy: z.number(),
+  misclassified: int,
+});

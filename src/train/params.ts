@@ -51,7 +51,9 @@ export function withParams(model: Model, layout: ParamLayout, flat: Float32Array
     initializers.set(n, {
       dtype: "float32",
       dims: layout.dims[i],
-      data: Float32Array.from(flat.subarray(layout.offsets[i], layout.offsets[i] + layout.sizes[i])),
+      data: Float32Array.from(
+        flat.subarray(layout.offsets[i], layout.offsets[i] + layout.sizes[i]),
+      ),
     });
   });
   return { ...model, graph: { ...model.graph, initializers } };

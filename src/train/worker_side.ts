@@ -20,7 +20,12 @@ export class WorkerEvaluation {
     featureShape: number[],
     classes: number,
   ): Promise<WorkerEvaluation> {
-    return new WorkerEvaluation(await Evaluator.create(setup.evaluation, featureShape, classes), setup.splits, params, layout);
+    return new WorkerEvaluation(
+      await Evaluator.create(setup.evaluation, featureShape, classes),
+      setup.splits,
+      params,
+      layout,
+    );
   }
 
   evaluate(split: string): Promise<Evaluation> {

@@ -15,12 +15,20 @@ const PAIRS: [number[], number[]][] = [
 
 const binary = (op: string, shift?: (x: number) => number): RuleCase[] => [
   ...PAIRS.map(([a, c]) =>
-    opCase({ op, label: `[${a}] with [${c}]`, operands: [{ name: "a", shape: a }, { name: "c", shape: c }], shift })
+    opCase({
+      op,
+      label: `[${a}] with [${c}]`,
+      operands: [{ name: "a", shape: a }, { name: "c", shape: c }],
+      shift,
+    })
   ),
   opCase({
     op,
     label: "input [N,3] with bias [3], K=3",
-    operands: [{ name: "a", shape: [2, 3], kind: "input", declared: ["N", 3] }, { name: "c", shape: [3] }],
+    operands: [{ name: "a", shape: [2, 3], kind: "input", declared: ["N", 3] }, {
+      name: "c",
+      shape: [3],
+    }],
     shift,
     tangents: 3,
   }),
@@ -46,19 +54,34 @@ export const binaryCases: RuleCase[] = [
   opCase({
     op: "Pow",
     label: "constant scalar exponent 3",
-    operands: [{ name: "x", shape: [2, 3] }, { name: "p", shape: [], kind: "const", value: floatTensor([], [3]) }],
+    operands: [{ name: "x", shape: [2, 3] }, {
+      name: "p",
+      shape: [],
+      kind: "const",
+      value: floatTensor([], [3]),
+    }],
   }),
   opCase({
     op: "Pow",
     label: "constant exponent 0.5 on positive values, broadcast [3]",
-    operands: [{ name: "x", shape: [2, 3] }, { name: "p", shape: [3], kind: "const", value: floatTensor([3], [0.5, 1.5, 2]) }],
+    operands: [{ name: "x", shape: [2, 3] }, {
+      name: "p",
+      shape: [3],
+      kind: "const",
+      value: floatTensor([3], [0.5, 1.5, 2]),
+    }],
     shift: (x) => Math.abs(x) + 0.5,
   }),
   opCase({
     op: "Where",
     label: "both branches, broadcast condition",
     operands: [
-      { name: "cond", shape: [3], kind: "const", value: { dtype: "bool", dims: [3], data: Uint8Array.of(1, 0, 1) } },
+      {
+        name: "cond",
+        shape: [3],
+        kind: "const",
+        value: { dtype: "bool", dims: [3], data: Uint8Array.of(1, 0, 1) },
+      },
       { name: "a", shape: [2, 3] },
       { name: "c", shape: [1] },
     ],

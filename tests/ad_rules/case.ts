@@ -64,20 +64,27 @@ export function opCase(spec: OpCaseSpec): RuleCase {
     tol: spec.tol,
     inputShapes: Object.fromEntries(inputs.map((o) => [o.name, o.shape])),
     inputs: Object.fromEntries(
-      spec.operands.map((o, i) => [o.name, tensors[i]]).filter(([n]) => inputs.some((o) => o.name === n)),
+      spec.operands.map((o, i) => [o.name, tensors[i]]).filter(([n]) =>
+        inputs.some((o) => o.name === n)
+      ),
     ),
-    wrt: spec.operands.filter((o, i) => (o.kind ?? "param") !== "const" && tensors[i].dtype === "float32")
+    wrt: spec.operands.filter((o, i) =>
+      (o.kind ?? "param") !== "const" && tensors[i].dtype === "float32"
+    )
       .map((o) => o.name),
     model: () => {
       const g = emptyGraph(spec.op);
       const b = new GraphBuilder(g);
       spec.operands.forEach((o, i) => {
-        if (o.kind === "input") g.inputs.push({ name: o.name, dtype: tensors[i].dtype, shape: o.declared ?? o.shape });
-        else g.initializers.set(o.name, tensors[i]);
+        if (o.kind === "input") {
+          g.inputs.push({ name: o.name, dtype: tensors[i].dtype, shape: o.declared ?? o.shape });
+        } else g.initializers.set(o.name, tensors[i]);
       });
       const outs = Array.from({ length: spec.outputs ?? 1 }, (_, i) => `y${i}`);
       b.node(spec.op, spec.operands.map((o) => o.name), spec.attrs ?? {}, { outputs: outs });
-      outs.forEach((y, i) => g.outputs.push({ name: y, dtype: spec.outputTypes?.[i] ?? "float32" }));
+      outs.forEach((y, i) =>
+        g.outputs.push({ name: y, dtype: spec.outputTypes?.[i] ?? "float32" })
+      );
       return { irVersion: 8, opsets: { "": spec.opset ?? 18 }, producerName: "test", graph: g };
     },
   };

@@ -37,7 +37,24 @@ export const elementwiseCases: RuleCase[] = [
   ...unary("Sin"),
   ...unary("Cos"),
   ...unary("Erf"),
-  opCase({ op: "Dropout", label: "inference mode, with mask output", operands: [{ name: "x", shape: [3, 2] }], outputs: 2, outputTypes: ["float32", "bool"] }),
-  opCase({ op: "Dropout", label: "opset 10 ratio attribute", operands: [{ name: "x", shape: [3, 2] }], opset: 10, attrs: { ratio: float(0.3) } }),
-  opCase({ op: "Cast", label: "float to float", operands: [{ name: "x", shape: [4] }], attrs: { to: 1 } }),
+  opCase({
+    op: "Dropout",
+    label: "inference mode, with mask output",
+    operands: [{ name: "x", shape: [3, 2] }],
+    outputs: 2,
+    outputTypes: ["float32", "bool"],
+  }),
+  opCase({
+    op: "Dropout",
+    label: "opset 10 ratio attribute",
+    operands: [{ name: "x", shape: [3, 2] }],
+    opset: 10,
+    attrs: { ratio: float(0.3) },
+  }),
+  opCase({
+    op: "Cast",
+    label: "float to float",
+    operands: [{ name: "x", shape: [4] }],
+    attrs: { to: 1 },
+  }),
 ];
