@@ -13,29 +13,102 @@ const cores = navigator.hardwareConcurrency || 1;
 const options: Record<string, CliOption> = {
   model: { type: "string", default: "mlp", help: `model: ${MODEL_NAMES.join(", ")}` },
   hidden: { type: "string", help: "mlp hidden sizes, e.g. 64,64", valueName: "<n,n>" },
-  dataset: { type: "string", help: "penguins, kmnist, fashion-mnist, a directory of IDX files or a CSV file (default: penguins for logreg/mlp, kmnist otherwise)" },
+  dataset: {
+    type: "string",
+    help:
+      "penguins, kmnist, fashion-mnist, a directory of IDX files or a CSV file (default: penguins for logreg/mlp, kmnist otherwise)",
+  },
   "label-column": { type: "string", help: "class column of a CSV dataset (default: species)" },
-  "train-count": { type: "string", help: "training examples (image datasets; default 500 for a re-split)", valueName: "<n>" },
-  "test-count": { type: "string", help: "test examples (image datasets; default 100 for a re-split)", valueName: "<n>" },
-  method: { type: "string", default: "both", help: "forward, backprop or both (same data order and initial weights)" },
-  workers: { type: "string", default: String(cores), help: "forward-gradient workers (default: number of cores)", valueName: "<n>" },
-  tangents: { type: "string", default: "1", help: "tangents K per worker and step", valueName: "<k>" },
-  "tangent-mode": { type: "string", default: "independent", help: "independent (each worker its own tangents) or shared (same tangents, workers send K scalars)" },
+  "train-count": {
+    type: "string",
+    help: "training examples (image datasets; default 500 for a re-split)",
+    valueName: "<n>",
+  },
+  "test-count": {
+    type: "string",
+    help: "test examples (image datasets; default 100 for a re-split)",
+    valueName: "<n>",
+  },
+  method: {
+    type: "string",
+    default: "both",
+    help: "forward, backprop or both (same data order and initial weights)",
+  },
+  workers: {
+    type: "string",
+    default: String(cores),
+    help: "forward-gradient workers (default: number of cores)",
+    valueName: "<n>",
+  },
+  tangents: {
+    type: "string",
+    default: "1",
+    help: "tangents K per worker and step",
+    valueName: "<k>",
+  },
+  "tangent-mode": {
+    type: "string",
+    default: "independent",
+    help:
+      "independent (each worker its own tangents) or shared (same tangents, workers send K scalars)",
+  },
   "tangent-dist": { type: "string", default: "normal", help: "normal or rademacher" },
   "batch-size": { type: "string", default: "32", help: "examples per step", valueName: "<n>" },
   optimizer: { type: "string", default: "sgd", help: "sgd, momentum or adam" },
-  lr: { type: "string", help: "learning rate for both methods (default: tuned per model and method)", valueName: "<x>" },
-  "lr-forward": { type: "string", help: "learning rate of the forward-gradient run", valueName: "<x>" },
+  lr: {
+    type: "string",
+    help: "learning rate for both methods (default: tuned per model and method)",
+    valueName: "<x>",
+  },
+  "lr-forward": {
+    type: "string",
+    help: "learning rate of the forward-gradient run",
+    valueName: "<x>",
+  },
   "lr-backprop": { type: "string", help: "learning rate of the backprop run", valueName: "<x>" },
-  "lr-schedule": { type: "string", default: "constant", help: "constant, exp (η₀·e^(−i·k), the paper's) or cosine" },
-  "lr-decay": { type: "string", default: "0.0001", help: "k of the exp schedule", valueName: "<k>" },
+  "lr-schedule": {
+    type: "string",
+    default: "constant",
+    help: "constant, exp (η₀·e^(−i·k), the paper's) or cosine",
+  },
+  "lr-decay": {
+    type: "string",
+    default: "0.0001",
+    help: "k of the exp schedule",
+    valueName: "<k>",
+  },
   steps: { type: "string", help: "number of steps", valueName: "<n>" },
-  epochs: { type: "string", help: "number of epochs (default 40 when --steps is not given)", valueName: "<n>" },
-  "target-loss": { type: "string", help: "stop when the smoothed training loss falls below this", valueName: "<x>" },
-  "max-seconds": { type: "string", help: "stop after this many seconds of training per method", valueName: "<s>" },
-  seed: { type: "string", default: "0", help: "run seed (data split and order, initial weights, tangents)", valueName: "<n>" },
-  "eval-every": { type: "string", help: "evaluate on the test split every n steps (default: about 40 evaluations per run)", valueName: "<n>" },
-  out: { type: "string", help: "output directory (default runs/<timestamp>-<model>-<dataset>)", valueName: "<dir>" },
+  epochs: {
+    type: "string",
+    help: "number of epochs (default 40 when --steps is not given)",
+    valueName: "<n>",
+  },
+  "target-loss": {
+    type: "string",
+    help: "stop when the smoothed training loss falls below this",
+    valueName: "<x>",
+  },
+  "max-seconds": {
+    type: "string",
+    help: "stop after this many seconds of training per method",
+    valueName: "<s>",
+  },
+  seed: {
+    type: "string",
+    default: "0",
+    help: "run seed (data split and order, initial weights, tangents)",
+    valueName: "<n>",
+  },
+  "eval-every": {
+    type: "string",
+    help: "evaluate on the test split every n steps (default: about 40 evaluations per run)",
+    valueName: "<n>",
+  },
+  out: {
+    type: "string",
+    help: "output directory (default runs/<timestamp>-<model>-<dataset>)",
+    valueName: "<dir>",
+  },
   json: { type: "boolean", help: "print the summary as JSON instead of a table" },
 };
 
@@ -75,7 +148,9 @@ export const TRAIN_USAGE = `usage: deno task train [options]
 Trains a model with forward gradients and with backprop (the baseline) and compares them.`;
 
 /** Flags → the full resolved configuration. */
-export function resolveConfig(argv: string[]): ReturnType<typeof TrainConfigSchema.parse> | { help: string } {
+export function resolveConfig(
+  argv: string[],
+): ReturnType<typeof TrainConfigSchema.parse> | { help: string } {
   const parsed = parseCli(argv, { options, schema: FlagsSchema, usage: TRAIN_USAGE });
   if (parsed.kind === "help") return { help: parsed.text };
   const f = parsed.values;
@@ -116,14 +191,22 @@ function fmt(x: number | null, digits = 4): string {
 
 export function comparisonTable(summary: RunSummary): string {
   const runs = summary.runs;
-  const row = (label: string, f: (r: RunSummary["runs"][number]) => string | number) => [label, ...runs.map(f)];
+  const row = (
+    label: string,
+    f: (r: RunSummary["runs"][number]) => string | number,
+  ) => [label, ...runs.map(f)];
   return formatTable(["", ...runs.map((r) => r.method)], [
     row("steps", (r) => r.steps),
     row("epochs", (r) => r.epochs.toFixed(1)),
     row("wall time (s)", (r) => r.wallSeconds.toFixed(2)),
     row("steps/s", (r) => r.stepsPerSecond.toFixed(1)),
-    row("time to target (s)", (r) => (r.reachedTarget ? fmt(r.secondsToTarget, 2) : "not reached")),
-    row("steps to target", (r) => (r.reachedTarget ? String(r.stepsToTarget) : "not reached")),
+    ...(summary.config.targetLoss === undefined ? [] : [
+      row(
+        `time to loss < ${summary.config.targetLoss} (s)`,
+        (r) => (r.reachedTarget ? fmt(r.secondsToTarget, 2) : "not reached"),
+      ),
+      row("steps to target", (r) => (r.reachedTarget ? String(r.stepsToTarget) : "not reached")),
+    ]),
     row("final train loss", (r) => fmt(r.final.trainLoss)),
     row("final test loss", (r) => fmt(r.final.testLoss)),
     row("test accuracy", (r) => `${(100 * r.final.testAccuracy).toFixed(1)}%`),
@@ -140,9 +223,21 @@ async function main(): Promise<number> {
   const progress = config.json ? undefined : createProgress({ methods: methodsOf(config) });
   const { summary, outDir } = await train(config, {
     onStart: ({ dataset, parameters, methods }) => {
-      progress?.log(`model ${config.model} (${parameters.toLocaleString("en-US")} parameters) on ${dataset.name}: ${dataset.split}`);
-      progress?.log(`train ${dataset.train.count} / test ${dataset.test.count} examples; ${dataset.notes.join("; ")}`);
-      progress?.log(`methods: ${methods.join(", ")}; forward: ${config.workers} worker(s) × ${config.tangents} tangent(s), ${config.tangentMode} mode`);
+      progress?.log(
+        `model ${config.model} (${
+          parameters.toLocaleString("en-US")
+        } parameters) on ${dataset.name}: ${dataset.split}`,
+      );
+      progress?.log(
+        `train ${dataset.train.count} / test ${dataset.test.count} examples; ${
+          dataset.notes.join("; ")
+        }`,
+      );
+      progress?.log(
+        `methods: ${
+          methods.join(", ")
+        }; forward: ${config.workers} worker(s) × ${config.tangents} tangent(s), ${config.tangentMode} mode`,
+      );
     },
     onProgress: (method, p) => progress?.update(method, p),
   });
