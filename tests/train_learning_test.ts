@@ -59,3 +59,36 @@ Deno.test("the CNN beats chance by a wide margin on the KMNIST re-split both way
   );
   assert.ok(summary.dataset.split.includes("re-split"), summary.dataset.split);
 });
+
+Deno.test("shared Rademacher tangents also train logistic regression to 95% on penguins", async () => {
+  const { summary } = await train(testConfig({
+    model: "logreg",
+    method: "forward",
+    steps: 400,
+    tangents: 4,
+    tangentMode: "shared",
+    tangentDist: "rademacher",
+    lrForward: 0.05,
+    out: await tempOut(),
+  }));
+  assert.ok(summary.runs[0].final.testAccuracy >= 0.95, `${summary.runs[0].final.testAccuracy}`);
+});
+
+Deno.test("a target loss stops each method once its smoothed training loss is below it", async () => {
+  const { summary } = await train(
+    testConfig({
+      model: "mlp",
+      method: "both",
+      steps: 2000,
+      tangents: 4,
+      targetLoss: 0.3,
+      out: await tempOut(),
+    }),
+  );
+  for (const run of summary.runs) {
+    assert.ok(run.reachedTarget, `${run.method} did not reach the target`);
+    assert.equal(run.steps, run.stepsToTarget);
+    assert.ok(run.steps < 2000);
+    assert.ok(run.secondsToTarget! > 0 && run.secondsToTarget! <= run.wallSeconds);
+  }
+});
