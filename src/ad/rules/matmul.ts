@@ -140,6 +140,47 @@ function scale(e: Emitter, t: string, k: number, like: string): string {
 }
 
 /**
+ * op(dA)·op(B) for a tangent dA [K, ...]. With transB, B (typically a weight matrix) is not
+ * transposed: the K axis is folded into the rows and one Gemm with transB = 1 reads B as
+ * stored, where MatMul would need a transposed copy of B on every run.
+ */
+function tangentTimesB(
+  e: Emitter,
+  dA: string,
+  B: string,
+  transA: boolean,
+  transB: boolean,
+): string {
+  const opdA = transA ? e.transpose(dA, [0, 2, 1]) : dA;
+  const [rowsB, colsB] = e.shape(B);
+  const inner = transB ? colsB : rowsB;
+  const out = transB ? rowsB : colsB;
+  // Gemm's C input is optional only from opset 11.
+  if (!transB || e.opset < 11 || typeof inner !== "number" || typeof out !== "number") {
+    return e.op("MatMul", [opdA, transB ? e.transpose(B, [1, 0]) : B]);
+  }
+  const K = e.shape(dA)[0] as number;
+  const rows = e.reshape(opdA, [-1, inner]);
+  return e.reshape(e.op("Gemm", [rows, B], { transB: 1 }), [K, -1, out]);
+}
+
+/**
+ * op(A)·op(dB) for a tangent dB [K, ...]. With transB, compute (dB·op(A)ᵀ)ᵀ per tangent:
+ * the transposes then touch A and the result (activation-sized), not the weight tangent.
+ */
+function aTimesTangent(
+  e: Emitter,
+  A: string,
+  dB: string,
+  transA: boolean,
+  transB: boolean,
+): string {
+  if (!transB) return e.op("MatMul", [transA ? e.transpose(A, [1, 0]) : A, dB]);
+  const opAT = transA ? A : e.transpose(A, [1, 0]);
+  return e.transpose(e.op("MatMul", [dB, opAT]), [0, 2, 1]);
+}
+
+/**
  * Gemm: Y = alpha·op(A)·op(B) + beta·C, op = optional transpose, C unidirectionally
  * broadcast to [M, N] (optional since opset 11). Derivatives go through MatMul, which every
  * opset has and which accepts the K axis as a batch axis.
@@ -155,13 +196,9 @@ const gemm = defineRule(gemmAttrs, {
   evaluate: ({ inputs, attrs }) => [hostGemm(inputs[0]!, inputs[1]!, inputs[2], attrs)],
   jvp: ({ b, x, y, dx, attrs }) => {
     const [A, B, C] = x;
-    const opA = (t: string, tangent: boolean) =>
-      attrs.transA ? b.transpose(t, tangent ? [0, 2, 1] : [1, 0]) : t;
-    const opB = (t: string, tangent: boolean) =>
-      attrs.transB ? b.transpose(t, tangent ? [0, 2, 1] : [1, 0]) : t;
     const product = b.sum([
-      dx[0] && b.op("MatMul", [opA(dx[0], true), opB(B, false)]),
-      dx[1] && b.op("MatMul", [opA(A, false), opB(dx[1], true)]),
+      dx[0] && tangentTimesB(b, dx[0], B, attrs.transA === 1, attrs.transB === 1),
+      dx[1] && aTimesTangent(b, A, dx[1], attrs.transA === 1, attrs.transB === 1),
     ]);
     const dC = C && dx[2] ? scale(b, alignTangent(b, dx[2], 2), attrs.beta, y[0]) : null;
     return [b.sum([product && scale(b, product, attrs.alpha, y[0]), dC])];
