@@ -53,6 +53,21 @@ export {
 export { RULES } from "./src/ad/table.ts";
 
 // Training.
-export { train } from "./src/train/run.ts";
+export {
+  resumeTrain,
+  type RunSummary,
+  train,
+  type TrainOptions,
+  type TrainOutcome,
+} from "./src/train/run.ts";
+// Checkpoints and worker supervision: resume a run, read its state, recognise a stopped run.
+export { readCheckpoint, type RunCheckpoint, type RunStatus } from "./src/train/checkpoint.ts";
+export { WorkerFailureError, type WorkerFailureEvent } from "./src/train/supervisor.ts";
+// Bring your own model: a built-in name or an ONNX file (torch.onnx.export) in training form.
+export {
+  loadModelSource,
+  type ModelSource,
+  type ModelSourceOptions,
+} from "./src/train/model_source.ts";
 export type { TrainConfig } from "./src/train/config.ts";
 export { UserError } from "./src/errors.ts";

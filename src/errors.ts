@@ -6,6 +6,18 @@ export class UserError extends Error {
   override name = "UserError";
 }
 
+/**
+ * A run that stopped for a reason that is neither bad input nor a bug (for example a worker
+ * that kept failing). The CLI prints `message` as one line, no stack, and exits with
+ * `exitCode` (default 1).
+ */
+export class RunError extends Error {
+  override name = "RunError";
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+  }
+}
+
 /** Builds a UserError whose message starts with the file (or flag) it concerns. */
 export function userError(where: string, problem: string): UserError {
   return new UserError(`${where}: ${problem}`);

@@ -1,25 +1,36 @@
 import { z } from "zod";
 import { checkGrads } from "../ad/check/check_grads.ts";
 import { UserError } from "../errors.ts";
-import { decodeModel } from "../onnx/decode.ts";
 import { withLoss } from "../onnx/models/loss.ts";
-import { createModel, isModelName, type ModelName } from "../onnx/models/registry.ts";
-import type { Model } from "../onnx/types.ts";
 import { formatTable } from "../report/table.ts";
+import { loadModelSource } from "../train/model_source.ts";
 import { type CliOption, parseCli } from "./args.ts";
 import { runMain } from "./main_wrapper.ts";
 
 const options: Record<string, CliOption> = {
   wrt: {
     type: "string",
-    help: "comma-separated tensors to differentiate (default: every float initializer)",
+    help: "comma-separated tensors to differentiate (default: the parameters train would train)",
     valueName: "<names>",
+  },
+  input: { type: "string", help: "a model file's data input, as for train", valueName: "<name>" },
+  output: {
+    type: "string",
+    help: "a model file's logits output, as for train",
+    valueName: "<name>",
+  },
+  train: { type: "string", multiple: true, help: "as for train (repeatable)", valueName: "<glob>" },
+  freeze: {
+    type: "string",
+    multiple: true,
+    help: "as for train (repeatable)",
+    valueName: "<glob>",
   },
   tangents: { type: "string", default: "2", help: "tangents K per JVP run", valueName: "<k>" },
   "input-shape": {
     type: "string",
     multiple: true,
-    help: "concrete shape for an input, e.g. x=1x28x28 (repeatable)",
+    help: "the data input's shape with its batch dim, e.g. input.1=2x1x28x28",
     valueName: "<name=AxB>",
   },
   seed: {
@@ -33,6 +44,10 @@ const options: Record<string, CliOption> = {
 
 const FlagsSchema = z.object({
   wrt: z.string().optional(),
+  input: z.string().optional(),
+  output: z.string().optional(),
+  train: z.array(z.string()).optional(),
+  freeze: z.array(z.string()).optional(),
   tangents: z.coerce.number().int().positive(),
   "input-shape": z.array(
     z.string().regex(/^[^=]+=\d+(x\d+)*$/, "expected name=AxBxC, e.g. x=1x28x28"),
@@ -45,28 +60,10 @@ const USAGE =
   `usage: deno task check-grads MODEL.onnx|BUILT-IN-NAME [--wrt names] [--tangents K] [--input-shape name=1x28x28 ...]
 
 Checks fwdgrad's JVP graph of the model against float64 central finite differences, and its
-VJP graph against the JVP (<u, J v> = <J^T u, v>). Exit 0 within tolerance, 1 otherwise,
-2 for bad input (unreadable file, unsupported op).`;
-
-/** A built-in model with its loss, sized for its default dataset (penguins or 28×28 images). */
-function builtIn(name: ModelName): Model {
-  const tabular = name === "logreg" || name === "mlp";
-  return withLoss(
-    createModel(name, {
-      inputShape: tabular ? [4] : [1, 28, 28],
-      classes: tabular ? 3 : 10,
-      seed: 0,
-    }),
-  );
-}
-
-async function readModel(path: string): Promise<Uint8Array> {
-  try {
-    return await Deno.readFile(path);
-  } catch (e) {
-    throw new UserError(`${path}: cannot read (${(e as Error).message})`);
-  }
-}
+VJP graph against the JVP (<u, J v> = <J^T u, v>). The model is prepared as train prepares it
+(data input fed as x, constant shape subgraphs folded, softmax cross-entropy appended to the
+logits), so what passes here is what training differentiates. Exit 0 within tolerance, 1
+otherwise, 2 for bad input (unreadable file, unsupported op).`;
 
 async function main(): Promise<number> {
   const parsed = parseCli(Deno.args, {
@@ -81,22 +78,36 @@ async function main(): Promise<number> {
   }
   const path = parsed.positionals[0];
   const f = parsed.values;
-  const model = isModelName(path) ? builtIn(path) : decodeModel(await readModel(path), path);
-  const inputShapes = Object.fromEntries(
-    (f["input-shape"] ?? []).map((s) => {
-      const [name, dims] = s.split("=");
-      return [name, dims.split("x").map(Number)];
-    }),
-  );
-  const report = await checkGrads(model, {
-    wrt: f.wrt?.split(",").map((s) => s.trim()),
+  // The data input's shape, with its batch dim (default 2): one --input-shape at most.
+  const given = (f["input-shape"] ?? []).map((s) => {
+    const [name, dims] = s.split("=");
+    return { name, dims: dims.split("x").map(Number) };
+  });
+  if (given.length > 1) throw new UserError(`--input-shape: give it once, for the data input`);
+  const shape = given[0]?.dims;
+  if (shape && shape.length < 2) {
+    throw new UserError(`--input-shape: include the batch dim, e.g. ${given[0].name}=2x${shape}`);
+  }
+  const source = await loadModelSource(path, {
+    input: f.input ?? (given[0] && given[0].name !== "x" ? given[0].name : undefined),
+    output: f.output,
+    train: f.train,
+    freeze: f.freeze,
+    data: shape && { featureShape: shape.slice(1) },
+  });
+  const report = await checkGrads(withLoss(source.model), {
+    wrt: f.wrt?.split(",").map((s) => s.trim()) ?? source.trainable,
     tangents: f.tangents,
-    inputShapes,
+    inputShapes: {
+      x: [shape?.[0] ?? 2, ...source.featureShape],
+      labels: [shape?.[0] ?? 2, source.classes],
+    },
     seed: f.seed,
     tol: f.tol,
   });
   const shapes = Object.entries(report.inputShapes).map(([n, d]) => `${n}=[${d}]`).join(", ");
   console.log(`${path}: inputs ${shapes}; K = ${f.tangents}; tolerance ${report.tol}`);
+  for (const note of source.notes) console.log(`  ${note}`);
   console.log(
     formatTable(
       ["output", "wrt", "JVP vs finite diff.", "VJP vs JVP", ""],

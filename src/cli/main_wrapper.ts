@@ -4,7 +4,7 @@
  * full stack, exit 1, so it can be reported.
  */
 
-import { UserError } from "../errors.ts";
+import { RunError, UserError } from "../errors.ts";
 
 /** Runs `fn` and returns the process exit code, writing any error to `writeError`. */
 export async function mainExitCode(
@@ -17,6 +17,10 @@ export async function mainExitCode(
     if (err instanceof UserError) {
       writeError(`error: ${err.message.replace(/\s*\n\s*/g, " ")}`);
       return 2;
+    }
+    if (err instanceof RunError) {
+      writeError(`error: ${err.message.replace(/\s*\n\s*/g, " ")}`);
+      return err.exitCode;
     }
     writeError(err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err));
     return 1;

@@ -5,6 +5,7 @@ import { decodeModel } from "../onnx/decode.ts";
 import { encodeModel } from "../onnx/encode.ts";
 import { withLoss } from "../onnx/models/loss.ts";
 import { Evaluator } from "../train/evaluator.ts";
+import { modelSourceFrom } from "../train/model_source.ts";
 import { type CliOption, parseCli } from "./args.ts";
 import { runMain } from "./main_wrapper.ts";
 
@@ -24,6 +25,8 @@ const options: Record<string, CliOption> = {
     valueName: "<n>",
   },
   split: { type: "string", default: "test", help: "test or train" },
+  input: { type: "string", help: "the model's data input, as for train", valueName: "<name>" },
+  output: { type: "string", help: "the model's logits output, as for train", valueName: "<name>" },
 };
 
 const count = z.coerce.number().int().positive();
@@ -34,6 +37,8 @@ const FlagsSchema = z.object({
   "test-count": count.optional(),
   seed: z.coerce.number().int().nonnegative(),
   split: z.enum(["test", "train"]),
+  input: z.string().optional(),
+  output: z.string().optional(),
 });
 
 const USAGE = `usage: deno task predict MODEL.onnx --dataset NAME [--seed N]
@@ -64,8 +69,18 @@ async function main(): Promise<number> {
     testCount: f["test-count"],
     seed: f.seed,
   });
+  // Fed as train feeds it: a file's own input and output names are mapped to x and logits.
+  const prepared = modelSourceFrom(model, {
+    data: {
+      featureShape: dataset.featureShape,
+      classes: dataset.classes.length,
+      name: dataset.name,
+    },
+    input: f.input,
+    output: f.output,
+  }, path).model;
   const evaluator = await Evaluator.create(
-    encodeModel(withLoss(model)),
+    encodeModel(withLoss(prepared)),
     dataset.featureShape,
     dataset.classes.length,
   );

@@ -1,17 +1,48 @@
 import { z } from "zod";
-import { MODEL_NAMES } from "../onnx/models/registry.ts";
+import { UserError } from "../errors.ts";
+import { isModelName, MODEL_NAMES } from "../onnx/models/registry.ts";
 import { createProgress } from "../report/progress.ts";
 import { formatTable } from "../report/table.ts";
 import { TrainConfigSchema } from "../train/config.ts";
 import { defaultDataset, defaultLr } from "../train/defaults.ts";
-import { methodsOf, type RunSummary, train } from "../train/run.ts";
+import { fileModelLr, looksLikeModelFile } from "../train/model_source.ts";
+import { methodsOf, resumeTrain, type RunSummary, train, type TrainOptions } from "../train/run.ts";
 import { type CliOption, parseCli } from "./args.ts";
 import { runMain } from "./main_wrapper.ts";
+import { listenForStop } from "./stop_signals.ts";
+import { planResume, splitResume } from "./train_resume.ts";
 
 const cores = navigator.hardwareConcurrency || 1;
 
 const options: Record<string, CliOption> = {
-  model: { type: "string", default: "mlp", help: `model: ${MODEL_NAMES.join(", ")}` },
+  model: {
+    type: "string",
+    default: "mlp",
+    help: `model: ${MODEL_NAMES.join(", ")}, or an ONNX file (e.g. from torch.onnx.export)`,
+    valueName: "<name|file.onnx>",
+  },
+  input: {
+    type: "string",
+    help: "a model file's data input (default: its first float input)",
+    valueName: "<name>",
+  },
+  output: {
+    type: "string",
+    help: 'a model file\'s logits output (default: its only output, or "logits")',
+    valueName: "<name>",
+  },
+  train: {
+    type: "string",
+    multiple: true,
+    help: "train only parameters matching this glob, e.g. 'fc.*' (repeatable)",
+    valueName: "<glob>",
+  },
+  freeze: {
+    type: "string",
+    multiple: true,
+    help: "keep parameters matching this glob at their initial values, e.g. 'conv1' (repeatable)",
+    valueName: "<glob>",
+  },
   hidden: { type: "string", help: "mlp hidden sizes, e.g. 64,64", valueName: "<n,n>" },
   dataset: {
     type: "string",
@@ -110,12 +141,40 @@ const options: Record<string, CliOption> = {
     valueName: "<dir>",
   },
   json: { type: "boolean", help: "print the summary as JSON instead of a table" },
+  resume: {
+    type: "string",
+    help: "continue the interrupted run in <dir> from its checkpoint, with its saved settings",
+    valueName: "<dir>",
+  },
+  "checkpoint-every": {
+    type: "string",
+    help: "write a checkpoint every n steps (0: only when the run ends or stops; default 500)",
+    valueName: "<n>",
+  },
+  "max-retries": {
+    type: "string",
+    help: "recompute a step at most n times after worker failures, then stop (default 3)",
+    valueName: "<n>",
+  },
+  "step-timeout": {
+    type: "string",
+    help:
+      "seconds a worker may take to answer before it is replaced (default: max(30, 20 × median))",
+    valueName: "<s>",
+  },
 };
 
 const count = z.coerce.number().int().positive();
 const positive = z.coerce.number().positive();
 const FlagsSchema = z.object({
-  model: z.enum(MODEL_NAMES),
+  model: z.string().refine(
+    (m) => isModelName(m) || looksLikeModelFile(m),
+    `expected one of ${MODEL_NAMES.join(", ")}, or a path to an .onnx file`,
+  ),
+  input: z.string().optional(),
+  output: z.string().optional(),
+  train: z.array(z.string()).optional(),
+  freeze: z.array(z.string()).optional(),
   hidden: z.string().regex(/^\d+(,\d+)*$/, "expected sizes like 64,64").optional(),
   dataset: z.string().optional(),
   "label-column": z.string().optional(),
@@ -141,6 +200,10 @@ const FlagsSchema = z.object({
   "eval-every": count.optional(),
   out: z.string().optional(),
   json: z.boolean().default(false),
+  resume: z.string().min(1).optional(),
+  "checkpoint-every": z.coerce.number().int().nonnegative().optional(),
+  "max-retries": z.coerce.number().int().nonnegative().optional(),
+  "step-timeout": positive.optional(),
 });
 
 export const TRAIN_USAGE = `usage: deno task train [options]
@@ -154,12 +217,19 @@ export function resolveConfig(
   const parsed = parseCli(argv, { options, schema: FlagsSchema, usage: TRAIN_USAGE });
   if (parsed.kind === "help") return { help: parsed.text };
   const f = parsed.values;
-  const lr = defaultLr(f.model, f.optimizer);
+  const lr = isModelName(f.model) ? defaultLr(f.model, f.optimizer) : fileModelLr(f.optimizer);
+  if (!isModelName(f.model) && f.dataset === undefined) {
+    throw new UserError(`--dataset: required with a model file (e.g. --dataset kmnist)`);
+  }
   const epochs = f.steps ? undefined : (f.epochs ?? 40);
   return TrainConfigSchema.parse({
     model: f.model,
     hidden: f.hidden?.split(",").map(Number),
-    dataset: f.dataset ?? defaultDataset(f.model),
+    trainOnly: f.train,
+    freeze: f.freeze,
+    input: f.input,
+    output: f.output,
+    dataset: f.dataset ?? (isModelName(f.model) ? defaultDataset(f.model) : ""),
     labelColumn: f["label-column"],
     trainCount: f["train-count"],
     testCount: f["test-count"],
@@ -182,11 +252,14 @@ export function resolveConfig(
     evalEvery: f["eval-every"] ?? 0,
     out: f.out,
     json: f.json,
+    checkpointEvery: f["checkpoint-every"],
+    maxRetries: f["max-retries"],
+    stepTimeout: f["step-timeout"],
   });
 }
 
 function fmt(x: number | null, digits = 4): string {
-  return x === null ? "—" : x.toFixed(digits);
+  return x === null || !Number.isFinite(x) ? "—" : x.toFixed(digits);
 }
 
 export function comparisonTable(summary: RunSummary): string {
@@ -220,14 +293,34 @@ async function main(): Promise<number> {
     console.log(config.help);
     return 0;
   }
-  const progress = config.json ? undefined : createProgress({ methods: methodsOf(config) });
-  const { summary, outDir } = await train(config, {
-    onStart: ({ dataset, parameters, methods }) => {
+  // --resume DIR: the run's saved settings (checked against the other flags given).
+  const resumeDir = splitResume(Deno.args).dir;
+  const plan = resumeDir === undefined
+    ? null
+    : await planResume(resumeDir, Deno.args, resolveConfig);
+  const run = plan?.config ?? config;
+  const progress = run.json ? undefined : createProgress({ methods: methodsOf(run) });
+  const say = (line: string) => (progress ? progress.log(line) : console.error(line));
+  const stop = listenForStop(say);
+  const hooks: TrainOptions = {
+    signal: stop.signal,
+    onFailure: (e) =>
+      say(
+        `worker failure: ${e.method} worker ${e.worker} during ${e.during} at step ${e.step}: ` +
+          `${e.reason}; ${e.action === "restarted" ? "replaced, recomputing" : "giving up"}`,
+      ),
+    onStart: ({ dataset, parameters, methods, modelNotes, resumed }) => {
+      const config = run;
+      if (resumed) {
+        const where = resumed.map((r) => `${r.method} from step ${r.step}`).join(", then ");
+        say(`resuming ${plan!.dir}: ${where || "already complete; rewriting its outputs"}`);
+      }
       progress?.log(
         `model ${config.model} (${
           parameters.toLocaleString("en-US")
         } parameters) on ${dataset.name}: ${dataset.split}`,
       );
+      if (modelNotes?.length) progress?.log(`model: ${modelNotes.join("; ")}`);
       progress?.log(
         `train ${dataset.train.count} / test ${dataset.test.count} examples; ${
           dataset.notes.join("; ")
@@ -240,14 +333,27 @@ async function main(): Promise<number> {
       );
     },
     onProgress: (method, p) => progress?.update(method, p),
-  });
+  };
+  const { summary, outDir, status } =
+    await (plan
+      ? resumeTrain(plan.dir, { ...hooks, checkpoint: plan.checkpoint, overrides: plan.overrides })
+      : train(config, { ...hooks, argv: Deno.args })).finally(() => stop.dispose());
   progress?.done();
-  if (config.json) {
+  if (run.json) {
     console.log(JSON.stringify({ ...summary, outDir }, null, 2));
   } else {
     console.log(`\n${comparisonTable(summary)}\n`);
     console.log(`dataset: ${summary.dataset.split}`);
-    console.log(`outputs: ${outDir}/ (summary.json, metrics.jsonl, *.svg plots, model-*.onnx)`);
+    console.log(
+      `outputs: ${outDir}/ (summary.json, metrics.jsonl, *.svg plots, model-*.onnx, checkpoint.bin)`,
+    );
+  }
+  if (status === "interrupted") {
+    console.error(
+      `interrupted: checkpoint and outputs so far in ${outDir}; continue with: ` +
+        `deno task train --resume ${outDir}`,
+    );
+    return stop.exitCode || 130;
   }
   return 0;
 }

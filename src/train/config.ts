@@ -3,9 +3,16 @@ import { MODEL_NAMES } from "../onnx/models/registry.ts";
 
 /** Every resolved training option; summary.json records it in full. */
 export const TrainConfigSchema = z.strictObject({
-  model: z.enum(MODEL_NAMES),
+  /** A built-in model name or the path of an ONNX file (model_source.ts). */
+  model: z.union([z.enum(MODEL_NAMES), z.string().min(1)]),
   /** A model option: hidden sizes for mlp (e.g. [64, 64]). */
   hidden: z.array(z.int().positive()).optional(),
+  /** Glob patterns of the parameters to train (default: all but buffers) and to freeze. */
+  trainOnly: z.array(z.string().min(1)).optional(),
+  freeze: z.array(z.string().min(1)).optional(),
+  /** A model file's data input and logits output (default: its first float input, its output). */
+  input: z.string().min(1).optional(),
+  output: z.string().min(1).optional(),
   dataset: z.string(),
   labelColumn: z.string().optional(),
   trainCount: z.int().positive().optional(),
@@ -31,6 +38,15 @@ export const TrainConfigSchema = z.strictObject({
   evalEvery: z.int().nonnegative(),
   out: z.string().optional(),
   json: z.boolean(),
+  /**
+   * Reliability (checkpoint.ts, supervisor.ts). They change how a run survives trouble, never
+   * its result, so a resumed run may change them. Checkpoint every n steps (0: only when the
+   * run stops; default 500); recomputations of one step after worker failures (default 3);
+   * seconds a worker may take to answer (default: max(30 s, 20 × the median call)).
+   */
+  checkpointEvery: z.int().nonnegative().optional(),
+  maxRetries: z.int().nonnegative().optional(),
+  stepTimeout: z.number().positive().optional(),
 });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 export type Method = "forward" | "backprop";

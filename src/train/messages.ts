@@ -51,17 +51,23 @@ export const ShardSchema = z.object({
 });
 export type Shard = z.infer<typeof ShardSchema>;
 
+/**
+ * A loss as a worker computed it, NaN and ±Infinity included: a non-finite loss is a result
+ * (the coordinator's divergence check rejects the step), not a malformed message.
+ */
+const loss = z.custom<number>((v) => typeof v === "number", "expected a number");
+
 export const ForwardResultSchema = z.object({
-  loss: z.number(),
+  loss,
   scalars: f32,
   estimate: f32.optional(),
   timings: z.object({ sample: z.number(), jvp: z.number(), estimate: z.number() }),
 });
 
-export const BackpropResultSchema = z.object({ loss: z.number(), gradient: f32, ms: z.number() });
+export const BackpropResultSchema = z.object({ loss, gradient: f32, ms: z.number() });
 
 export const EvaluationSchema = z.object({
-  loss: z.number(),
+  loss,
   accuracy: z.number(),
   misclassified: int,
 });

@@ -23,6 +23,16 @@ export class RunningLoss {
     if (this.values.length > this.window) this.values.shift();
   }
 
+  /** The window's values, oldest first (for checkpoints). */
+  snapshot(): number[] {
+    return [...this.values];
+  }
+
+  /** Replaces the window with saved values (a resumed run continues the same mean). */
+  restore(values: readonly number[]): void {
+    this.values.splice(0, this.values.length, ...values.slice(-this.window));
+  }
+
   get full(): boolean {
     return this.values.length >= this.window;
   }

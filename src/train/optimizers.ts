@@ -1,10 +1,18 @@
 /** Optimizers over the flat parameter vector, updated in place. */
 export type OptimizerName = "sgd" | "momentum" | "adam";
 
+/** An optimizer's internal state: its buffers and counters (what a checkpoint stores). */
+export type OptimizerState = Record<string, Float32Array | number>;
+
 export interface Optimizer {
   step(params: Float32Array, grad: Float32Array, lr: number): void;
-  /** Internal buffers, for checkpoints. */
-  state(): Record<string, Float32Array | number>;
+  /** Internal buffers and counters, for checkpoints (live views: copy before keeping). */
+  state(): OptimizerState;
+  /**
+   * Restores a state taken by `state()` (copied in), so the next `step` continues exactly
+   * where the saved optimizer stopped. Throws a RangeError when it does not fit.
+   */
+  load(state: OptimizerState): void;
 }
 
 export function createOptimizer(name: OptimizerName, n: number, momentum = 0.9): Optimizer {
@@ -15,6 +23,7 @@ export function createOptimizer(name: OptimizerName, n: number, momentum = 0.9):
           for (let i = 0; i < n; i++) p[i] -= lr * g[i];
         },
         state: () => ({}),
+        load: (state) => expectKeys(name, state, {}),
       };
     case "momentum": {
       const v = new Float32Array(n);
@@ -26,6 +35,10 @@ export function createOptimizer(name: OptimizerName, n: number, momentum = 0.9):
           }
         },
         state: () => ({ velocity: v }),
+        load(state) {
+          expectKeys(name, state, { velocity: n });
+          v.set(state.velocity as Float32Array);
+        },
       };
     }
     case "adam": {
@@ -46,7 +59,33 @@ export function createOptimizer(name: OptimizerName, n: number, momentum = 0.9):
           }
         },
         state: () => ({ m, s, t }),
+        load(state) {
+          expectKeys(name, state, { m: n, s: n, t: -1 });
+          m.set(state.m as Float32Array);
+          s.set(state.s as Float32Array);
+          t = state.t as number;
+        },
       };
+    }
+  }
+}
+
+/** Checks a state's keys: length n for a buffer, -1 for a non-negative integer counter. */
+function expectKeys(name: string, state: OptimizerState, shape: Record<string, number>): void {
+  const want = Object.keys(shape).sort().join(",");
+  const got = Object.keys(state).sort().join(",");
+  if (want !== got) throw new RangeError(`${name} optimizer state needs {${want}}, got {${got}}`);
+  for (const [key, len] of Object.entries(shape)) {
+    const value = state[key];
+    const ok = len < 0
+      ? typeof value === "number" && Number.isInteger(value) && value >= 0
+      : value instanceof Float32Array && value.length === len;
+    if (!ok) {
+      throw new RangeError(
+        `${name} optimizer state: ${key} does not fit (expected ${
+          len < 0 ? "a counter" : `${len} floats`
+        })`,
+      );
     }
   }
 }

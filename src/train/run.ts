@@ -3,27 +3,108 @@ import type { Dataset } from "../data/dataset.ts";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../fs/atomic.ts";
 import { encodeModel } from "../onnx/encode.ts";
-import { trainableParameters } from "../onnx/models/parameters.ts";
 import { createModel } from "../onnx/models/registry.ts";
 import type { Model } from "../onnx/types.ts";
 import { writeTrainingPlots } from "../report/plots.ts";
+import {
+  encodeCheckpoint,
+  isEvaluation,
+  type MethodState,
+  type MethodSummary,
+  readCheckpoint,
+  removeStrayTemps,
+  type RunCheckpoint,
+  type RunFingerprint,
+  type RunStatus,
+  writeCheckpoint,
+} from "./checkpoint.ts";
+import { sha256Hex } from "./checkpoint_format.ts";
 import type { Method, TrainConfig } from "./config.ts";
-import { type MethodProgress, type MethodResult, runMethod } from "./coordinator.ts";
+import {
+  DivergenceError,
+  type MethodProgress,
+  type MethodResult,
+  resultFromState,
+  runMethod,
+  stoppedResult,
+} from "./coordinator.ts";
 import { trainingGraphs } from "./graphs.ts";
 import type { MetricRow } from "./metrics.ts";
-import { paramLayout, sharedParams, withParams } from "./params.ts";
+import { loadModelSource, type ModelSource } from "./model_source.ts";
+import { type ParamLayout, paramLayout, sharedParams } from "./params.ts";
+import { WorkerFailureError, type WorkerFailureEvent } from "./supervisor.ts";
+import type { SpawnFn } from "./worker_pool.ts";
+import {
+  assertFreshOutDir,
+  createRunDir,
+  removeIncomplete,
+  writeIncomplete,
+  writeMetricsLog,
+} from "./run_dir.ts";
 
 export interface RunSummary {
+  /** complete, or why the run stopped early (interrupted, diverged, failed). */
+  status: RunStatus;
+  /** The error that stopped it (diverged, failed). */
+  error?: string;
   config: TrainConfig;
   dataset: { name: string; split: string; train: number; test: number; notes: string[] };
-  model: { name: string; parameters: number };
-  runs: Omit<MethodResult, "metrics" | "params">[];
+  /** `frozen`: parameter tensors kept at their initial values (--freeze, buffers). */
+  model: { name: string; parameters: number; frozen?: string[] };
+  /** The methods started, in order. */
+  runs: MethodSummary[];
+  /** The checkpoint file in the run directory and how many times the run was resumed. */
+  checkpoint: { file: string; resumes: number };
 }
 
 export interface RunHooks {
-  onStart?: (info: { dataset: Dataset; parameters: number; methods: Method[] }) => void;
+  onStart?: (
+    info: {
+      dataset: Dataset;
+      parameters: number;
+      methods: Method[];
+      modelNotes?: string[];
+      /** Where a resumed run continues: the methods left and the step each starts at. */
+      resumed?: { method: Method; step: number }[];
+    },
+  ) => void;
   onProgress?: (method: Method, p: MethodProgress) => void;
   onEvaluation?: (row: MetricRow) => void;
+  /** A worker failed (it was replaced, or the run stops: see `event.action`). */
+  onFailure?: (event: WorkerFailureEvent) => void;
+}
+
+export interface TrainOptions extends RunHooks {
+  /** Aborting stops the run after the current step, with a checkpoint and outputs so far. */
+  signal?: AbortSignal;
+  /** The command-line flags of the run, kept in the checkpoint for `--resume` to compare. */
+  argv?: string[];
+  /** Test hook: how workers are made (fault injection). */
+  spawn?: SpawnFn;
+}
+
+export interface TrainOutcome {
+  summary: RunSummary;
+  outDir: string;
+  /** "complete" or "interrupted"; a diverged or failed run throws (after writing). */
+  status: RunStatus;
+}
+
+/** Settings that change how a run survives trouble, never its result: a resume may change them. */
+export const OPERATIONAL_KEYS = [
+  "checkpointEvery",
+  "maxRetries",
+  "stepTimeout",
+  "json",
+  "out",
+] as const;
+export type OperationalKey = typeof OPERATIONAL_KEYS[number];
+
+export interface ResumeOptions extends TrainOptions {
+  /** New values of operational settings (OPERATIONAL_KEYS but `out`). */
+  overrides?: Partial<Pick<TrainConfig, Exclude<OperationalKey, "out">>>;
+  /** The checkpoint, when the caller has read it already. */
+  checkpoint?: RunCheckpoint;
 }
 
 export function methodsOf(config: TrainConfig): Method[] {
@@ -43,51 +124,179 @@ export function buildModel(config: TrainConfig, dataset: Dataset): Model {
 export function defaultOutDir(config: TrainConfig): string {
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
   const data = config.dataset.replace(/[^A-Za-z0-9_-]+/g, "_").replace(/^_+|_+$/g, "");
-  return `runs/${stamp}-${config.model}-${data}`;
+  // A model file is named by its base name: runs/<stamp>-mynet-kmnist for ./models/mynet.onnx.
+  const model = config.model.replace(/^.*[\\/]/, "").replace(/\.onnx$/i, "") || "model";
+  return `runs/${stamp}-${model}-${data}`;
 }
 
 /**
- * Trains the configured model with each method from the same initial weights and data order,
- * then writes summary.json, metrics.jsonl, the plots and the trained models into a fresh
- * directory (built under a temporary name and renamed, so no half-written run is left).
+ * Trains the configured model with each method from the same initial weights and data order.
+ *
+ * The run directory appears (whole, with a first checkpoint) once the first method's workers
+ * are up, so bad input of any kind leaves nothing behind. During the run it holds the latest
+ * checkpoint; at the end, or when the run stops early, summary.json, metrics.jsonl, the plots
+ * and the models so far are written (each atomically). An interrupted run (options.signal)
+ * returns with status "interrupted"; a diverged or failed one throws after writing.
  */
-export async function train(config: TrainConfig, hooks: RunHooks = {}): Promise<{ summary: RunSummary; outDir: string }> {
+export async function train(
+  config: TrainConfig,
+  options: TrainOptions = {},
+): Promise<TrainOutcome> {
   const outDir = config.out ?? defaultOutDir(config);
-  if (await exists(outDir)) throw new UserError(`--out: ${outDir} already exists; choose another directory`);
+  await assertFreshOutDir(outDir);
+  return await execute({ ...config, out: outDir }, outDir, null, options.argv ?? null, options);
+}
+
+/**
+ * Continues the run in `dir` from its checkpoint, with its saved configuration (plus
+ * `overrides` of operational settings). Ends bit-identical to the same run never interrupted.
+ * Resuming a complete run rewrites its outputs from the checkpoint and trains nothing.
+ */
+export async function resumeTrain(dir: string, options: ResumeOptions = {}): Promise<TrainOutcome> {
+  const checkpoint = options.checkpoint ?? await readCheckpoint(dir, "--resume");
+  const diverged = checkpoint.methods.find((m) => m.status === "diverged");
+  if (diverged) {
+    throw new UserError(
+      `--resume: ${dir} diverged (${diverged.method} at step ${diverged.step}); resuming would ` +
+        `diverge again at the same step. Start a new run with a smaller learning rate.`,
+    );
+  }
+  await removeStrayTemps(dir);
+  const config: TrainConfig = {
+    ...checkpoint.config,
+    ...dropUndefined(options.overrides ?? {}),
+    out: dir,
+  };
+  return await execute(config, dir, checkpoint, checkpoint.argv, options);
+}
+
+async function execute(
+  config: TrainConfig,
+  outDir: string,
+  saved: RunCheckpoint | null,
+  argv: string[] | null,
+  options: TrainOptions,
+): Promise<TrainOutcome> {
   const dataset = await loadDataset(config.dataset, {
     labelColumn: config.labelColumn,
     trainCount: config.trainCount,
     testCount: config.testCount,
     seed: config.seed,
   });
-  const model = buildModel(config, dataset);
-  const names = trainableParameters(model).map((p) => p.name);
+  // A built-in name or an ONNX file, in the same training form (input x, output logits).
+  const source = await loadModelSource(config.model, {
+    data: {
+      featureShape: dataset.featureShape,
+      classes: dataset.classes.length,
+      name: dataset.name,
+    },
+    seed: config.seed,
+    hidden: config.hidden,
+    input: config.input,
+    output: config.output,
+    train: config.trainOnly,
+    freeze: config.freeze,
+  });
+  const model = source.model;
+  const names = source.trainable;
   const layout = paramLayout(model, names);
+  const initial = sharedParams(model, layout);
+  const fingerprint = await fingerprintOf(dataset, layout, initial);
+  if (saved) checkFingerprint(saved.fingerprint, fingerprint, outDir);
+
   const methods = methodsOf(config);
-  hooks.onStart?.({ dataset, parameters: layout.total, methods });
+  const savedStates = new Map(saved?.methods.map((m) => [m.method, m]) ?? []);
+  const results: MethodResult[] = [];
+  for (const m of methods) {
+    const state = savedStates.get(m);
+    if (state?.status === "complete") results.push(resultFromState(state));
+  }
+  const remaining = methods.filter((m) => savedStates.get(m)?.status !== "complete");
+  options.onStart?.({
+    dataset,
+    parameters: layout.total,
+    methods,
+    modelNotes: source.notes,
+    ...(saved
+      ? { resumed: remaining.map((m) => ({ method: m, step: savedStates.get(m)?.step ?? 0 })) }
+      : {}),
+  });
 
   const graphs = trainingGraphs(model, names, config.tangents, {
-    jvp: methods.includes("forward"),
-    vjp: methods.includes("backprop"),
+    jvp: remaining.includes("forward"),
+    vjp: remaining.includes("backprop"),
   });
-  const initial = sharedParams(model, layout);
-  const results: MethodResult[] = [];
-  for (const method of methods) {
-    results.push(
-      await runMethod({
-        method,
-        config,
-        dataset,
-        graphs,
-        layout,
-        initial,
-        onProgress: (p) => hooks.onProgress?.(method, p),
-        onEvaluation: hooks.onEvaluation,
-      }),
-    );
+  const resumes = saved ? saved.resumes + 1 : 0;
+  const checkpointOf = (status: RunStatus, states: MethodState[]): RunCheckpoint => ({
+    status,
+    writtenAt: new Date().toISOString(),
+    config,
+    argv,
+    fingerprint,
+    resumes,
+    methods: states,
+  });
+  const states = (
+    extra?: MethodState,
+  ) => [...results.map((r) => r.state), ...(extra ? [extra] : [])];
+  let dirReady = saved !== null;
+  let stoppedBetween = false;
+
+  for (const method of remaining) {
+    if (dirReady && options.signal?.aborted) {
+      // Interrupted as a method ended: the next one has not started and has no state yet.
+      stoppedBetween = true;
+      break;
+    }
+    const result = await runMethod({
+      method,
+      config,
+      dataset,
+      graphs,
+      layout,
+      initial,
+      resume: savedStates.get(method),
+      signal: options.signal,
+      spawn: options.spawn,
+      onProgress: (p) => options.onProgress?.(method, p),
+      onEvaluation: options.onEvaluation,
+      onFailure: options.onFailure,
+      onReady: async (state) => {
+        if (dirReady) return;
+        await createRunDir(outDir, await encodeCheckpoint(checkpointOf("running", states(state))));
+        dirReady = true;
+      },
+      onCheckpoint: async (state) => {
+        await writeCheckpoint(outDir, checkpointOf("running", states(state)));
+        await writeMetricsLog(outDir, states(state).flatMap((s) => s.log));
+      },
+    }).catch((e) => {
+      // Diverged or out of worker retries: the result so far is written below, then re-thrown.
+      const so = stoppedResult(e);
+      if (!so) throw e;
+      return so;
+    });
+    results.push(result);
+    if (result.status !== "complete") break;
+    if (method !== remaining.at(-1)) {
+      // A finished method is never recomputed, whatever happens to the next one.
+      await writeCheckpoint(outDir, checkpointOf("running", states()));
+    }
   }
 
+  const last = results.at(-1);
+  const status: RunStatus = stoppedBetween
+    ? "interrupted"
+    : results.every((r) => r.status === "complete")
+    ? "complete"
+    : last!.status;
+  if (!dirReady) {
+    // The workers never started: nothing was trained and no directory was made.
+    throw last?.cause ?? new Error("internal: the run stopped before it started");
+  }
   const summary: RunSummary = {
+    status,
+    ...(last?.cause ? { error: last.cause.message } : {}),
     config,
     dataset: {
       name: dataset.name,
@@ -96,44 +305,110 @@ export async function train(config: TrainConfig, hooks: RunHooks = {}): Promise<
       test: dataset.test.count,
       notes: dataset.notes,
     },
-    model: { name: config.model, parameters: layout.total },
-    runs: results.map(({ metrics: _m, params: _p, ...rest }) => rest),
+    model: {
+      name: config.model,
+      parameters: layout.total,
+      ...(source.frozen.length > 0 ? { frozen: source.frozen } : {}),
+    },
+    runs: results.map(summaryOf),
+    checkpoint: { file: "checkpoint.bin", resumes },
   };
-  await writeOutputs(outDir, summary, results, model, layout);
-  return { summary, outDir };
+  await writeCheckpoint(outDir, checkpointOf(status, states()));
+  await writeOutputs(outDir, summary, results, source, layout);
+  if (status === "complete" || status === "diverged") await removeIncomplete(outDir);
+  else {
+    const next = remaining[results.length - (methods.length - remaining.length)];
+    const where = stoppedBetween ? `${next} not started` : `${last!.method} at step ${last!.steps}`;
+    await writeIncomplete(outDir, outDir, status, where);
+  }
+
+  const cause = last?.cause;
+  if (cause instanceof DivergenceError) {
+    throw new DivergenceError(
+      `${cause.message} The outputs up to the last good step are in ${outDir}.`,
+    );
+  }
+  if (cause instanceof WorkerFailureError) {
+    throw new WorkerFailureError(
+      `${cause.message}; checkpoint at step ${last!.steps} and outputs so far are in ${outDir}; ` +
+        `continue with: deno task train --resume ${outDir}`,
+      cause.event,
+    );
+  }
+  return { summary, outDir, status };
 }
 
+/** Writes summary.json (last: it marks the outputs as written), metrics, plots and models. */
 async function writeOutputs(
   outDir: string,
   summary: RunSummary,
   results: MethodResult[],
-  model: Model,
-  layout: ReturnType<typeof paramLayout>,
+  source: ModelSource,
+  layout: ParamLayout,
 ): Promise<void> {
-  const parent = outDir.includes("/") ? outDir.slice(0, outDir.lastIndexOf("/")) : ".";
-  await Deno.mkdir(parent, { recursive: true });
-  const tmp = `${outDir}.partial-${Deno.pid}`;
-  await Deno.mkdir(tmp, { recursive: true });
-  try {
-    const rows = results.flatMap((r) => r.metrics);
-    await writeJsonAtomic(`${tmp}/summary.json`, summary);
-    await writeFileAtomic(`${tmp}/metrics.jsonl`, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
-    await writeTrainingPlots(tmp, rows);
-    for (const r of results) {
-      await writeFileAtomic(`${tmp}/model-${r.method}.onnx`, encodeModel(withParams(model, layout, r.params)));
-    }
-    await Deno.rename(tmp, outDir);
-  } catch (e) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    throw e;
+  const log = results.flatMap((r) => r.state.log);
+  await writeMetricsLog(outDir, log);
+  await writeTrainingPlots(outDir, log.filter(isEvaluation));
+  for (const r of results) {
+    await writeFileAtomic(
+      `${outDir}/model-${r.method}.onnx`,
+      encodeModel(source.exportModel(layout, r.params)),
+    );
+  }
+  await writeJsonAtomic(`${outDir}/summary.json`, summary);
+}
+
+function summaryOf(r: MethodResult): MethodSummary {
+  const { metrics: _m, events: _e, params: _p, state: _s, cause: _c, ...rest } = r;
+  return rest;
+}
+
+/** What a resume must find unchanged: the data and the model's initial weights. */
+async function fingerprintOf(
+  dataset: Dataset,
+  layout: ParamLayout,
+  initial: Float32Array,
+): Promise<RunFingerprint> {
+  const { train, test } = dataset;
+  return {
+    parameters: layout.total,
+    names: layout.names,
+    initialParams: await sha256Hex(initial),
+    dataset: {
+      name: dataset.name,
+      train: train.count,
+      test: test.count,
+      sha256: await sha256Hex(train.x, train.y, test.x, test.y),
+    },
+  };
+}
+
+function checkFingerprint(saved: RunFingerprint, now: RunFingerprint, dir: string): void {
+  const where = `--resume: ${dir}`;
+  if (saved.dataset.train !== now.dataset.train || saved.dataset.test !== now.dataset.test) {
+    throw new UserError(
+      `${where}: the dataset ${now.dataset.name} now has ${now.dataset.train} train / ` +
+        `${now.dataset.test} test examples; the run had ${saved.dataset.train} / ${saved.dataset.test}`,
+    );
+  }
+  if (saved.dataset.sha256 !== now.dataset.sha256) {
+    throw new UserError(
+      `${where}: the dataset ${now.dataset.name} has changed since the run started`,
+    );
+  }
+  if (saved.parameters !== now.parameters || saved.names.join("\n") !== now.names.join("\n")) {
+    throw new UserError(
+      `${where}: the model now has ${now.parameters} trainable parameters in ` +
+        `${now.names.length} tensors; the run had ${saved.parameters} in ${saved.names.length}`,
+    );
+  }
+  if (saved.initialParams !== now.initialParams) {
+    throw new UserError(
+      `${where}: the model's initial weights differ from the run's (model file changed?)`,
+    );
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,7 +1,16 @@
 import type { Emitter } from "../emit.ts";
-import { attrs, defineRule, type Rule, unsupported, z } from "../rule.ts";
-import { castTensor, erf, map } from "../check/ndarray.ts";
+import type { DType, Tensor } from "../../onnx/types.ts";
+import { attrs, defineRule, type Meta, type Rule, unsupported, z } from "../rule.ts";
+import { castTensor, erf, floats, map } from "../check/ndarray.ts";
 import { indicator, linearUnaryRule, noAttrs, sameAsInput, unaryRule } from "./helpers.ts";
+
+const INTEGER = new Set<DType>(["int64", "int32", "int8", "uint8"]);
+
+/** A constant cast as onnxruntime would (float32 stays float32, unlike the float64 host type). */
+function castValue(t: Tensor, code: number, to: DType): Tensor {
+  const c = castTensor(t, code);
+  return to === "float32" ? { dtype: to, dims: c.dims, data: Float32Array.from(floats(c)) } : c;
+}
 
 /** 1 − y², the derivative of tanh written with its output. */
 function oneMinusSquare(e: Emitter, y: string): string {
@@ -79,7 +88,13 @@ export const elementwiseRules: Record<string, Rule> = {
         3: "int8",
       } as const)[attrs.to as 1];
       if (!to) throw unsupported(node, "to", `= ${attrs.to} is not a supported element type`);
-      return [{ dtype: to, shape: inputs[0]?.shape }];
+      const m = inputs[0];
+      const out: Meta = { dtype: to, shape: m?.shape };
+      // Exporters cast shape arithmetic (Shape → Cast → Mul → Cast): a known value stays known,
+      // and a shape vector keeps its (possibly symbolic) elements between integer types.
+      if (m?.value && m.value.data.length <= 256) out.value = castValue(m.value, attrs.to, to);
+      if (m?.dims && INTEGER.has(m.dtype) && INTEGER.has(to)) out.dims = m.dims;
+      return [out];
     },
     evaluate: ({ inputs, attrs }) => [castTensor(inputs[0]!, attrs.to)],
     // Float→float casts pass derivatives through (cast back to the source type on the way in).

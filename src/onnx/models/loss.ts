@@ -10,8 +10,9 @@ import type { Model, ValueInfo } from "../types.ts";
  */
 export function withLoss(model: Model): Model {
   const logits = logitsOutput(model);
-  if ((model.opsets[""] ?? 0) < 13) {
-    throw new UserError(`${model.graph.name}: the loss needs opset 13 or newer`);
+  const opset = model.opsets[""] ?? 0;
+  if (opset < 7) {
+    throw new UserError(`${model.graph.name}: the loss needs opset 7 or newer (model: ${opset})`);
   }
   const graph = {
     ...model.graph,
@@ -30,10 +31,13 @@ export function withLoss(model: Model): Model {
   const classes = logits.shape?.[1] ?? "classes";
   graph.inputs.push({ name: "labels", dtype: logits.dtype, shape: [batch, classes] });
 
-  const logp = b.op("LogSoftmax", [logits.name], { axis: -1 });
+  // Negative axes exist since opset 11; the logits are 2-D, so -1 is axis 1.
+  const logp = b.op("LogSoftmax", [logits.name], { axis: opset >= 11 ? -1 : 1 });
   const picked = b.op("Mul", ["labels", logp]);
-  // ReduceSum takes its axes as an int64 input since opset 13.
-  const perExample = b.op("ReduceSum", [picked, b.ints([1], "class_axis")], { keepdims: 0 });
+  // ReduceSum takes its axes as an int64 input since opset 13, as an attribute before.
+  const perExample = opset >= 13
+    ? b.op("ReduceSum", [picked, b.ints([1], "class_axis")], { keepdims: 0 })
+    : b.op("ReduceSum", [picked], { axes: [1], keepdims: 0 });
   const mean = b.op("ReduceMean", [perExample], { keepdims: 0 });
   b.node("Neg", [mean], {}, { outputs: ["loss"] });
   graph.outputs = [{ name: "loss", dtype: logits.dtype, shape: [] }, logits];
