@@ -19,17 +19,11 @@ import {
   type WorkerFailureEvent,
 } from "./supervisor.ts";
 import type { BackpropWorkerApi, ForwardWorkerApi } from "./worker_apis.ts";
+import type { ProgressUpdate } from "../report/progress.ts";
 import { type SpawnFn, spawnWorker } from "./worker_pool.ts";
 
-export interface MethodProgress {
-  step: number;
-  epoch: number;
-  loss: number;
-  testAccuracy?: number;
-  stepsPerSecond: number;
-  etaSeconds?: number;
-  evaluated?: boolean;
-}
+/** What a method reports after each step: the progress display's update. */
+export type MethodProgress = ProgressUpdate;
 
 /** A method's summary plus what the outputs and the checkpoint need. */
 export interface MethodResult extends MethodSummary {

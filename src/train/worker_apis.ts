@@ -3,33 +3,56 @@
  * in workers/ is one `Comlink.expose(...)` of these, and a test worker can wrap them.
  */
 import * as Comlink from "comlink";
+import type { z } from "zod";
 import { BackpropEngine } from "./backprop_engine.ts";
 import { ForwardEngine } from "./forward_engine.ts";
-import { BackpropInitSchema, ForwardInitSchema, ShardSchema } from "./messages.ts";
+import {
+  BackpropInitSchema,
+  type EvalSetupSchema,
+  ForwardInitSchema,
+  type LayoutSchema,
+  type Shard,
+  ShardSchema,
+} from "./messages.ts";
 import { WorkerEvaluation } from "./worker_side.ts";
 
-/** The forward-gradient worker's methods: init, step, evaluate, release. */
-export function forwardWorkerApi() {
-  let engine: ForwardEngine | undefined;
+/** What both kinds of worker are initialised with, besides their graph. */
+interface CommonSetup {
+  params: Float32Array;
+  layout: z.infer<typeof LayoutSchema>;
+  featureShape: number[];
+  classes: number;
+  eval?: z.infer<typeof EvalSetupSchema>;
+}
+
+/**
+ * init (parse the setup, create the engine, and the evaluator when this worker evaluates),
+ * step (parse the shard, run the engine), evaluate and release: the same for both kinds.
+ */
+function engineWorkerApi<S extends CommonSetup, E extends { release(): Promise<void> }, R>(
+  parse: (raw: unknown) => S,
+  create: (setup: S) => Promise<E>,
+  run: (engine: E, shard: Shard) => Promise<R>,
+) {
+  let engine: E | undefined;
   let evaluation: WorkerEvaluation | undefined;
   return {
     async init(raw: unknown): Promise<void> {
-      const setup = ForwardInitSchema.parse(raw);
-      engine = await ForwardEngine.create(setup);
+      const setup = parse(raw);
+      engine = await create(setup);
       if (setup.eval) {
+        const { params, layout, featureShape, classes } = setup;
         evaluation = await WorkerEvaluation.create(
           setup.eval,
-          setup.params,
-          setup.layout,
-          setup.featureShape,
-          setup.classes,
+          params,
+          layout,
+          featureShape,
+          classes,
         );
       }
     },
-    async step(raw: unknown) {
-      const s = ShardSchema.parse(raw);
-      const result = await engine!.step(s.step, s.x, s.labels, s.count, s.wantEstimate);
-      return Comlink.transfer(result, result.estimate ? [result.estimate.buffer] : []);
+    step(raw: unknown): Promise<R> {
+      return run(engine!, ShardSchema.parse(raw));
     },
     evaluate(split: string) {
       return evaluation!.evaluate(split);
@@ -41,37 +64,28 @@ export function forwardWorkerApi() {
   };
 }
 
-/** The backprop worker's methods: init, step, evaluate, release. */
-export function backpropWorkerApi() {
-  let engine: BackpropEngine | undefined;
-  let evaluation: WorkerEvaluation | undefined;
-  return {
-    async init(raw: unknown): Promise<void> {
-      const setup = BackpropInitSchema.parse(raw);
-      engine = await BackpropEngine.create(setup);
-      if (setup.eval) {
-        evaluation = await WorkerEvaluation.create(
-          setup.eval,
-          setup.params,
-          setup.layout,
-          setup.featureShape,
-          setup.classes,
-        );
-      }
+/** The forward-gradient worker: K tangents and one JVP run on its shard per step. */
+export function forwardWorkerApi() {
+  return engineWorkerApi(
+    (raw) => ForwardInitSchema.parse(raw),
+    (setup) => ForwardEngine.create(setup),
+    async (engine, s) => {
+      const result = await engine.step(s.step, s.x, s.labels, s.count, s.wantEstimate);
+      return Comlink.transfer(result, result.estimate ? [result.estimate.buffer] : []);
     },
-    async step(raw: unknown) {
-      const s = ShardSchema.parse(raw);
-      const result = await engine!.step(s.x, s.labels, s.count);
+  );
+}
+
+/** The backprop worker: the exact gradient of its batch per step. */
+export function backpropWorkerApi() {
+  return engineWorkerApi(
+    (raw) => BackpropInitSchema.parse(raw),
+    (setup) => BackpropEngine.create(setup),
+    async (engine, s) => {
+      const result = await engine.step(s.x, s.labels, s.count);
       return Comlink.transfer(result, [result.gradient.buffer]);
     },
-    evaluate(split: string) {
-      return evaluation!.evaluate(split);
-    },
-    async release(): Promise<void> {
-      await engine?.release();
-      await evaluation?.release();
-    },
-  };
+  );
 }
 
 export type ForwardWorkerApi = ReturnType<typeof forwardWorkerApi>;

@@ -1,3 +1,4 @@
+import { dtypeFromCode } from "../../onnx/dtype.ts";
 import type { Dim, DType, Tensor } from "../../onnx/types.ts";
 import { broadcastShapes } from "../shapes.ts";
 
@@ -95,19 +96,10 @@ export function erf(x: number): number {
   return x > 0 ? 1 - erfc : erfc - 1;
 }
 
-const CAST_DTYPES: Record<number, DType> = {
-  1: "float64",
-  11: "float64",
-  7: "int64",
-  6: "int32",
-  9: "bool",
-  2: "uint8",
-  3: "int8",
-};
-
 /** Cast on the host; float targets stay float64 (the reference evaluator's float type). */
 export function castTensor(t: Tensor, to: number): Tensor {
-  const dtype = CAST_DTYPES[to];
+  const target = dtypeFromCode(to);
+  const dtype = target === "float32" ? "float64" : target;
   const vals = numbers(t);
   switch (dtype) {
     case "float64":

@@ -1,3 +1,4 @@
+import { dtypeFromCode } from "../../onnx/dtype.ts";
 import type { Emitter } from "../emit.ts";
 import type { DType, Tensor } from "../../onnx/types.ts";
 import { attrs, defineRule, type Meta, type Rule, unsupported, z } from "../rule.ts";
@@ -78,15 +79,7 @@ export const elementwiseRules: Record<string, Rule> = {
   ),
   Cast: defineRule(attrs({ to: z.number(), saturate: z.number().optional() }), {
     infer: ({ inputs, attrs, node }) => {
-      const to = ({
-        1: "float32",
-        11: "float64",
-        7: "int64",
-        6: "int32",
-        9: "bool",
-        2: "uint8",
-        3: "int8",
-      } as const)[attrs.to as 1];
+      const to = dtypeFromCode(attrs.to);
       if (!to) throw unsupported(node, "to", `= ${attrs.to} is not a supported element type`);
       const m = inputs[0];
       const out: Meta = { dtype: to, shape: m?.shape };
