@@ -3,7 +3,6 @@ import type { NameGen } from "../onnx/names.ts";
 import { scalarTensor } from "../onnx/tensor.ts";
 import type { Dim, DType, Graph, Node, Tensor } from "../onnx/types.ts";
 import type { Meta, Rule } from "./rule.ts";
-import { sameShape } from "./shapes.ts";
 
 /**
  * A graph builder that knows the static metadata (dtype, shape, constant value) of every
@@ -157,15 +156,11 @@ export class Emitter {
 
   /** Zeros with the shape and type of `x` (works for symbolic shapes). */
   zerosLike(x: string): string {
+    // ConstantOfShape arrived in opset 9; before it, x·0 (x is a finite parameter here).
+    if (this.opset < 9) return this.mul(x, this.scalar(0, x));
     const zero = scalarTensor(0, this.dtype(x));
     return this.op("ConstantOfShape", [this.shapeOf(x)], {
       value: { ...zero, dims: [1] },
     });
-  }
-
-  /** Broadcasts `t` to `shape(t) ⊕ shape(like)` unless it already has that shape. */
-  expandLike(t: string, targetShape: Dim[], shapeValue: string): string {
-    if (sameShape(this.meta(t).shape, targetShape)) return t;
-    return this.op("Expand", [t, shapeValue]);
   }
 }

@@ -18,7 +18,16 @@ export function fullTangent(e: Emitter, t: string, y: string, K: number): string
   const target: Dim[] = [K, ...e.shape(y)];
   const aligned = alignTangent(e, t, target.length - 1);
   if (sameShape(e.meta(aligned).shape, target)) return aligned;
+  if (e.opset < 8) return e.add(aligned, zerosAbove(e, y)); // Expand arrived in opset 8
   return e.op("Expand", [aligned, tangentShape(e, y, K)]);
+}
+
+/**
+ * Zeros [1, ...shape(y)] from y itself, for opsets before Expand (8) and ConstantOfShape (9):
+ * adding them broadcasts a tangent to y's full shape. (y is finite wherever this is used.)
+ */
+function zerosAbove(e: Emitter, y: string): string {
+  return e.mul(e.unsqueeze(y, [0]), e.scalar(0, y));
 }
 
 /** The runtime shape [K, ...shape(y)] as a 1-D int64 tensor. */
@@ -28,6 +37,12 @@ export function tangentShape(e: Emitter, y: string, K: number): string {
 
 /** Zero tangent [K, ...shape(y)] (for outputs that depend on no `wrt` tensor). */
 export function zeroTangent(e: Emitter, y: string, K: number): string {
+  if (e.opset < 9) {
+    const ones = Array.from({ length: e.rank(y) }, () => 1);
+    const dtype = e.dtype(y);
+    const data = dtype === "float64" ? new Float64Array(K) : new Float32Array(K);
+    return e.add(zerosAbove(e, y), e.constant({ dtype, dims: [K, ...ones], data }, "zeros"));
+  }
   const zero = {
     dtype: e.dtype(y),
     dims: [1],

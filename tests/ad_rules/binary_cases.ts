@@ -46,7 +46,20 @@ const binary = (op: string, shift?: (x: number) => number): RuleCase[] => [
   }),
 ];
 
+/** Opset 7 has no Expand or ConstantOfShape: one-sided broadcasting takes another path. */
+const legacy = (op: string): RuleCase[] => [
+  opCase({
+    op,
+    label: "opset 7, only a broadcast operand differentiated",
+    operands: [{ name: "a", shape: [3] }, { name: "c", shape: [2, 3], kind: "const" }],
+    opset: 7,
+    shift: awayFromZero,
+  }),
+];
+
 export const binaryCases: RuleCase[] = [
+  ...legacy("Add"),
+  ...legacy("Mul"),
   ...binary("Add"),
   ...binary("Sub"),
   ...binary("Mul"),
