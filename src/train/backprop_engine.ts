@@ -12,7 +12,12 @@ export interface BackpropSetup {
 
 /** The reverse-mode baseline: the exact gradient of the batch loss from the VJP graph. */
 export class BackpropEngine {
-  private constructor(private readonly setup: BackpropSetup, private readonly session: Session) {}
+  /** The gradient, in shared memory allocated once (see ForwardEngine's estimate). */
+  private readonly gradient: Float32Array;
+
+  private constructor(private readonly setup: BackpropSetup, private readonly session: Session) {
+    this.gradient = new Float32Array(new SharedArrayBuffer(setup.layout.total * 4));
+  }
 
   static async create(setup: BackpropSetup): Promise<BackpropEngine> {
     return new BackpropEngine(setup, await Session.create(setup.vjp, "VJP graph"));
@@ -22,7 +27,7 @@ export class BackpropEngine {
     x: Float32Array,
     labels: Float32Array,
     count: number,
-  ): Promise<{ loss: number; gradient: Float32Array<ArrayBuffer>; ms: number }> {
+  ): Promise<{ loss: number; gradient: Float32Array; ms: number }> {
     const { layout, featureShape, classes } = this.setup;
     const t0 = performance.now();
     const out = await this.session.run({
@@ -31,7 +36,8 @@ export class BackpropEngine {
       labels: { dtype: "float32", dims: [count, classes], data: labels },
       loss__cotangent: { dtype: "float32", dims: [], data: Float32Array.of(1) },
     });
-    const gradient = new Float32Array(layout.total);
+    // Reused every step: read it before the engine's next step.
+    const gradient = this.gradient;
     layout.names.forEach((name, i) =>
       gradient.set(out[`${name}__grad`].data as Float32Array, layout.offsets[i])
     );

@@ -22,8 +22,12 @@ export interface ForwardResult {
   loss: number;
   /** ∇f·v_k for k < K. */
   scalars: Float32Array;
-  /** (1/K) Σ_k (∇f·v_k) v_k over the flat parameter vector (independent mode). */
-  estimate?: Float32Array<ArrayBuffer>;
+  /**
+   * (1/K) Σ_k (∇f·v_k) v_k over the flat parameter vector (independent mode). It is the
+   * engine's own buffer, shared memory reused every step (a message shares it, no copy): read
+   * it before the engine's next step.
+   */
+  estimate?: Float32Array;
   /** Milliseconds spent sampling tangents, in the JVP run, forming the estimate. */
   timings: { sample: number; jvp: number; estimate: number };
 }
@@ -34,9 +38,12 @@ export interface ForwardResult {
  */
 export class ForwardEngine {
   private readonly tangents: Record<string, Tensor> = {};
+  /** Allocated once: a fresh 7 MB vector per step costs more than filling it (page faults). */
+  private readonly estimate: Float32Array;
 
   private constructor(private readonly setup: ForwardSetup, private readonly session: Session) {
     const { layout, K } = setup;
+    this.estimate = new Float32Array(new SharedArrayBuffer(layout.total * 4));
     layout.names.forEach((name, i) => {
       this.tangents[`${name}__tangent`] = {
         dtype: "float32",
@@ -86,9 +93,9 @@ export class ForwardEngine {
     });
     const t2 = performance.now();
     const scalars = Float32Array.from(out["loss__tangent"].data as Float32Array);
-    let estimate: Float32Array<ArrayBuffer> | undefined;
+    let estimate: Float32Array | undefined;
     if (wantEstimate) {
-      estimate = new Float32Array(layout.total);
+      estimate = this.estimate;
       layout.names.forEach((name, i) => {
         const v = this.tangents[`${name}__tangent`].data as Float32Array;
         const size = layout.sizes[i];
@@ -96,7 +103,8 @@ export class ForwardEngine {
         for (let k = 0; k < K; k++) {
           const s = scalars[k] / K;
           const vk = v.subarray(k * size, (k + 1) * size);
-          for (let j = 0; j < size; j++) dst[j] += s * vk[j];
+          if (k === 0) { for (let j = 0; j < size; j++) dst[j] = s * vk[j]; }
+          else for (let j = 0; j < size; j++) dst[j] += s * vk[j];
         }
       });
     }

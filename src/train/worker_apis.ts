@@ -2,7 +2,6 @@
  * What the forward and backprop workers expose over comlink, as factories: each worker file
  * in workers/ is one `Comlink.expose(...)` of these, and a test worker can wrap them.
  */
-import * as Comlink from "comlink";
 import type { z } from "zod";
 import { BackpropEngine } from "./backprop_engine.ts";
 import { ForwardEngine } from "./forward_engine.ts";
@@ -69,10 +68,8 @@ export function forwardWorkerApi() {
   return engineWorkerApi(
     (raw) => ForwardInitSchema.parse(raw),
     (setup) => ForwardEngine.create(setup),
-    async (engine, s) => {
-      const result = await engine.step(s.step, s.x, s.labels, s.count, s.wantEstimate);
-      return Comlink.transfer(result, result.estimate ? [result.estimate.buffer] : []);
-    },
+    // The estimate lives in shared memory: the reply shares it with the coordinator, no copy.
+    (engine, s) => engine.step(s.step, s.x, s.labels, s.count, s.wantEstimate),
   );
 }
 
@@ -81,10 +78,7 @@ export function backpropWorkerApi() {
   return engineWorkerApi(
     (raw) => BackpropInitSchema.parse(raw),
     (setup) => BackpropEngine.create(setup),
-    async (engine, s) => {
-      const result = await engine.step(s.x, s.labels, s.count);
-      return Comlink.transfer(result, [result.gradient.buffer]);
-    },
+    (engine, s) => engine.step(s.x, s.labels, s.count),
   );
 }
 
