@@ -38,8 +38,7 @@ function stepGoals(step: ResultFile<StepCostData>): Goal[] {
     `src/random, WASM SIMD) and the estimate (${fmtMs(est)} ms median, ${
       fmtMs(estMin)
     } ms at best: ` +
-    `src/train/forward_engine.ts allocates a new n-float vector every step and fills it in a scalar ` +
-    `JavaScript loop; when V8 maps fresh pages for that vector the cost jumps about fivefold)`;
+    `a scalar JavaScript loop in src/train/forward_engine.ts into a shared buffer it reuses)`;
   const handF = hand.timings.forwardGradient.total.median;
   const handB = hand.timings.backprop.total.median;
   return [

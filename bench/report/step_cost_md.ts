@@ -165,7 +165,7 @@ export function renderStepCost(r: ResultFile<StepCostData>): string {
           "",
         ],
         [
-          "estimate (1/K)Σ s_k v_k in JavaScript (new vector each step; fastest " +
+          "estimate (1/K)Σ s_k v_k in JavaScript (into a reused shared buffer; fastest " +
           `${fmtMs(gen.timings.forwardGradient.parts.estimate.min)} ms)`,
           fmtMs(p.generated.estimateMs),
           share(p.generated.estimateMs, gen.timings.forwardGradient.total.median),
@@ -178,7 +178,7 @@ export function renderStepCost(r: ResultFile<StepCostData>): string {
           share(p.generated.vjpRunMs, p.generated.backpropStepMs),
         ],
         [
-          "copying the gradient out into a new vector (T_b − VJP run)",
+          "copying the gradient out into a reused shared buffer (T_b − VJP run)",
           fmtMs(p.generated.backpropStepMs - p.generated.vjpRunMs),
           "",
           share(p.generated.backpropStepMs - p.generated.vjpRunMs, p.generated.backpropStepMs),
