@@ -1,18 +1,5 @@
 import assert from "node:assert/strict";
-
-/** Runs a CLI entry point as users do and returns its exit code and output. */
-async function run(
-  script: string,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+import { runCli } from "./reliability_helpers.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "fwdgrad-cli-" });
 await Deno.writeTextFile(`${dir}/nolabel.csv`, "a,b\n1,2\n3,4\n");
@@ -38,7 +25,7 @@ const CASES: [string, string, string[], RegExp][] = [
 
 for (const [tool, script, args, pattern] of CASES) {
   Deno.test(`${tool} ${args.join(" ")} fails with one clear line and exit code 2`, async () => {
-    const { code, stderr } = await run(script, args);
+    const { code, stderr } = await runCli(script, args);
     assert.equal(code, 2, stderr);
     const lines = stderr.trim().split("\n");
     assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
@@ -49,7 +36,7 @@ for (const [tool, script, args, pattern] of CASES) {
 }
 
 Deno.test("train --help prints the flags and exits 0", async () => {
-  const { code, stdout } = await run("src/cli/train.ts", ["--help"]);
+  const { code, stdout } = await runCli("src/cli/train.ts", ["--help"]);
   assert.equal(code, 0);
   for (const flag of ["--model", "--tangents", "--tangent-mode", "--target-loss", "--out"]) {
     assert.ok(stdout.includes(flag), flag);
