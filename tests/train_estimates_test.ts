@@ -18,7 +18,12 @@ const params = sharedParams(model, layout);
 const batch = gatherBatch(data.train, Int32Array.from({ length: 32 }, (_, i) => i * 3), [4]);
 const labels = batch.oneHot(3);
 
-async function engines(W: number, K: number, shared: boolean): Promise<ForwardEngine[]> {
+async function engines(
+  W: number,
+  K: number,
+  shared: boolean,
+  rebuildInto?: Float32Array,
+): Promise<ForwardEngine[]> {
   const { jvp } = trainingGraphs(model, names, K, { vjp: false });
   return await Promise.all(
     Array.from({ length: W }, (_, w) =>
@@ -29,6 +34,7 @@ async function engines(W: number, K: number, shared: boolean): Promise<ForwardEn
         K,
         seed: 7,
         stream: shared ? 0 : w,
+        rebuildInto,
         dist: "normal",
         featureShape: [4],
         classes: 3,
@@ -112,4 +118,21 @@ Deno.test("one worker with 8 tangents and two workers with 4 each estimate the s
     Math.sqrt((variance(samples[0]) + variance(samples[1])) / M);
   assert.ok(Math.abs(z2) < 4.5, `W=1 vs W=2 differ: z = ${z2}`);
   await Promise.all(setups.flat().map((e) => e.release()));
+});
+
+Deno.test("workers rebuilding slices of the shared-tangent estimate give the coordinator's vector", async () => {
+  const into = new Float32Array(new SharedArrayBuffer(layout.total * 4)).fill(123);
+  const es = await engines(2, 3, true, into);
+  const parts = await shardEstimates(es, 9, false);
+  const serial = new Float32Array(layout.total);
+  combineEstimates(parts, serial, { seed: 7, step: 9, dist: "normal" });
+  const sums = new Float32Array(3);
+  for (const p of parts) p.scalars.forEach((s, k) => (sums[k] += p.weight * s));
+  // Uneven slices, one rebuilt twice (a retried worker): the result must not change.
+  const cut = 1000;
+  es[0].rebuild(9, sums, 0, cut);
+  es[1].rebuild(9, sums, cut, layout.total);
+  es[1].rebuild(9, sums, cut, layout.total);
+  assert.deepEqual(into, Float32Array.from(serial));
+  await Promise.all(es.map((e) => e.release()));
 });

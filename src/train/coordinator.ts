@@ -1,3 +1,4 @@
+import type * as Comlink from "comlink";
 import { batchesPerEpoch, batchOrder, gatherBatch, shardRange } from "../data/batches.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { UserError } from "../errors.ts";
@@ -85,6 +86,8 @@ export async function runMethod(input: MethodRunInput): Promise<MethodResult> {
   const { method, config, dataset, graphs, layout } = input;
   const params = new Float32Array(new SharedArrayBuffer(layout.total * 4));
   params.set(input.resume?.params ?? input.initial);
+  // The step's gradient; shared so that workers can rebuild slices of it in shared mode.
+  const grad = new Float32Array(new SharedArrayBuffer(layout.total * 4));
   const { featureShape } = dataset;
   const classes = dataset.classes.length;
   const evalSetup = {
@@ -110,6 +113,7 @@ export async function runMethod(input: MethodRunInput): Promise<MethodResult> {
           seed: config.seed,
           dist: config.tangentDist,
           stream: config.tangentMode === "shared" ? 0 : w,
+          rebuildInto: config.tangentMode === "shared" ? grad : undefined,
           eval: w === 0 ? evalSetup : undefined,
         }
         : { vjp: graphs.vjp, layout, params, featureShape, classes, eval: evalSetup },
@@ -123,7 +127,7 @@ export async function runMethod(input: MethodRunInput): Promise<MethodResult> {
     },
   });
   try {
-    return await loop(input, pool, params, log, classes);
+    return await loop(input, pool, params, grad, log, classes);
   } finally {
     await pool.close();
   }
@@ -133,6 +137,7 @@ async function loop(
   input: MethodRunInput,
   pool: SupervisedPool<AnyWorkerApi>,
   params: Float32Array,
+  grad: Float32Array,
   log: LogRow[],
   classes: number,
 ): Promise<MethodResult> {
@@ -143,7 +148,6 @@ async function loop(
   const lr0 = method === "forward" ? config.lrForward : config.lrBackprop;
   const optimizer = createOptimizer(config.optimizer, n);
   const running = new RunningLoss(Math.min(50, perEpoch));
-  const grad = new Float32Array(n);
   const evalEvery = config.evalEvery || Math.max(1, Math.round(budget / 40));
   const checkpointEvery = config.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
 
@@ -292,11 +296,32 @@ async function loop(
           )
           .filter((x) => x !== null)
           .map(({ weight, r }) => ({ weight, ...r }));
-        loss = combineEstimates(
-          parts,
-          grad,
-          shared ? { seed: config.seed, step, dist: config.tangentDist } : null,
-        );
+        if (shared) {
+          // Σ_w weight·(∇f_w·v_k) per tangent, then each worker regenerates a slice of
+          // (1/K) Σ_k s_k v_k into the shared gradient: the rebuild runs in parallel.
+          const sums = new Float32Array(config.tangents);
+          for (const p of parts) {
+            loss += p.weight * p.loss;
+            p.scalars.forEach((s, k) => (sums[k] += p.weight * s));
+          }
+          const slices = Array.from({ length: pool.size }, (_, w) => shardRange(n, pool.size, w));
+          const rebuilt = await Promise.allSettled(
+            slices.map(({ start, end }, w) =>
+              end <= start ? null : pool.call(
+                w,
+                stepBudget,
+                "step",
+                (api) =>
+                  (api as Comlink.Remote<ForwardWorkerApi>).rebuild({ step, sums, start, end }),
+                () => null,
+              )
+            ),
+          );
+          const bad = rebuilt.find((s) => s.status === "rejected");
+          if (bad) throw (bad as PromiseRejectedResult).reason;
+        } else {
+          loss = combineEstimates(parts, grad, null);
+        }
       }
       checkFinite(loss, grad, step, method);
       optimizer.step(params, grad, lr);

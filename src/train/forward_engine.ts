@@ -1,3 +1,4 @@
+import { accumulateEstimate } from "../random/estimate.ts";
 import { sampleTangents, type TangentDist } from "../random/tangents.ts";
 import { Session } from "../onnx/session.ts";
 import type { Tensor } from "../onnx/types.ts";
@@ -13,6 +14,8 @@ export interface ForwardSetup {
   seed: number;
   /** Worker index in the tangent stream key (0 for every worker in shared-tangent mode). */
   stream: number;
+  /** Shared-tangent mode: where `rebuild` writes (the coordinator's gradient vector). */
+  rebuildInto?: Float32Array;
   dist: TangentDist;
   featureShape: number[];
   classes: number;
@@ -115,6 +118,26 @@ export class ForwardEngine {
       estimate,
       timings: { sample: t1 - t0, jvp: t2 - t1, estimate: t3 - t2 },
     };
+  }
+
+  /**
+   * Shared-tangent mode: elements [start, end) of (1/K) Σ_k s_k v_k, where s_k are the batch's
+   * directional derivatives, regenerated from the seed into the coordinator's vector. Workers
+   * rebuild disjoint slices in parallel; zeroing first makes a retried rebuild idempotent.
+   */
+  rebuild(step: number, sums: Float32Array, start: number, end: number): void {
+    const { seed, stream, dist, rebuildInto } = this.setup;
+    if (!rebuildInto) throw new Error("rebuild: this worker was set up without rebuildInto");
+    const slice = rebuildInto.subarray(start, end);
+    slice.fill(0);
+    accumulateEstimate(slice, end - start, sums, {
+      seed,
+      step,
+      worker: stream,
+      firstTangent: 0,
+      dist,
+      offset: start,
+    });
   }
 
   release(): Promise<void> {

@@ -36,6 +36,8 @@ export const ForwardInitSchema = z.object({
   seed: int,
   stream: int,
   dist: z.enum(["normal", "rademacher"]),
+  /** Shared-tangent mode: the coordinator's gradient vector, which `rebuild` writes slices of. */
+  rebuildInto: f32.optional(),
 });
 export type ForwardInit = z.infer<typeof ForwardInitSchema>;
 
@@ -50,6 +52,9 @@ export const ShardSchema = z.object({
   wantEstimate: z.boolean(),
 });
 export type Shard = z.infer<typeof ShardSchema>;
+
+/** Shared-tangent mode: rebuild elements [start, end) of (1/K) Σ_k s_k v_k for `step`. */
+export const RebuildSchema = z.object({ step: int, sums: f32, start: int, end: int });
 
 /**
  * A loss as a worker computed it, NaN and ±Infinity included: a non-finite loss is a result

@@ -10,6 +10,7 @@ import {
   type EvalSetupSchema,
   ForwardInitSchema,
   type LayoutSchema,
+  RebuildSchema,
   type Shard,
   ShardSchema,
 } from "./messages.ts";
@@ -32,6 +33,7 @@ function engineWorkerApi<S extends CommonSetup, E extends { release(): Promise<v
   parse: (raw: unknown) => S,
   create: (setup: S) => Promise<E>,
   run: (engine: E, shard: Shard) => Promise<R>,
+  rebuild?: (engine: E, raw: unknown) => void,
 ) {
   let engine: E | undefined;
   let evaluation: WorkerEvaluation | undefined;
@@ -56,6 +58,11 @@ function engineWorkerApi<S extends CommonSetup, E extends { release(): Promise<v
     evaluate(split: string) {
       return evaluation!.evaluate(split);
     },
+    /** Shared-tangent mode (forward workers): rebuild a slice of the estimate. */
+    rebuild(raw: unknown): void {
+      if (!rebuild) throw new Error("this worker does not rebuild estimates");
+      rebuild(engine!, raw);
+    },
     async release(): Promise<void> {
       await engine?.release();
       await evaluation?.release();
@@ -70,6 +77,10 @@ export function forwardWorkerApi() {
     (setup) => ForwardEngine.create(setup),
     // The estimate lives in shared memory: the reply shares it with the coordinator, no copy.
     (engine, s) => engine.step(s.step, s.x, s.labels, s.count, s.wantEstimate),
+    (engine, raw) => {
+      const r = RebuildSchema.parse(raw);
+      engine.rebuild(r.step, r.sums, r.start, r.end);
+    },
   );
 }
 
