@@ -150,9 +150,9 @@ function workerGoals(workers: ResultFile<WorkerData>): Goal[] {
     const baseSeries = series === "independent, fixed work" ? "independent" : series;
     const one = wm.points.find((p) => p.W === 1 && p.series === baseSeries);
     const why = series === "shared"
-      ? "Every worker samples all T tangents in full (ForwardEngine.sample does not depend on the " +
-        "shard) and the coordinator regenerates all T of them for the estimate (combineEstimates → " +
-        "accumulateEstimate) on its own thread: serial work that W does not divide."
+      ? "Every worker samples all T tangents in full for its JVP (ForwardEngine.sample does not " +
+        "depend on the shard), work that W does not divide; only the rebuild of the estimate from " +
+        "the seed is split across the workers (ForwardEngine.rebuild, one slice each)."
       : "Each worker sends an n-float estimate that the coordinator sums (combineEstimates) and " +
         "applies (optimizer) on its own thread; with 2 cores that work competes with the workers.";
     out.push({
