@@ -1,11 +1,9 @@
 import { z } from "zod";
 import { loadDataset } from "../data/load.ts";
-import { UserError } from "../errors.ts";
-import { decodeModel } from "../onnx/decode.ts";
 import { encodeModel } from "../onnx/encode.ts";
 import { withLoss } from "../onnx/models/loss.ts";
 import { Evaluator } from "../train/evaluator.ts";
-import { modelSourceFrom } from "../train/model_source.ts";
+import { loadModelSource } from "../train/model_source.ts";
 import { type CliOption, parseCli } from "./args.ts";
 import { runMain } from "./main_wrapper.ts";
 
@@ -59,10 +57,6 @@ async function main(): Promise<number> {
   }
   const path = parsed.positionals[0];
   const f = parsed.values;
-  const bytes = await Deno.readFile(path).catch((e) => {
-    throw new UserError(`${path}: cannot read (${(e as Error).message})`);
-  });
-  const model = decodeModel(bytes, path);
   const dataset = await loadDataset(f.dataset, {
     labelColumn: f["label-column"],
     trainCount: f["train-count"],
@@ -70,7 +64,7 @@ async function main(): Promise<number> {
     seed: f.seed,
   });
   // Fed as train feeds it: a file's own input and output names are mapped to x and logits.
-  const prepared = modelSourceFrom(model, {
+  const { model: prepared } = await loadModelSource(path, {
     data: {
       featureShape: dataset.featureShape,
       classes: dataset.classes.length,
@@ -78,7 +72,7 @@ async function main(): Promise<number> {
     },
     input: f.input,
     output: f.output,
-  }, path).model;
+  });
   const evaluator = await Evaluator.create(
     encodeModel(withLoss(prepared)),
     dataset.featureShape,

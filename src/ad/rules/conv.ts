@@ -380,6 +380,25 @@ function kernelsToTangents(
   return reshapeTo(e, moved, [K, N, group * perGroup, ...spatial]);
 }
 
+/**
+ * The X tangent of a Conv or ConvTranspose: the op is linear in X, so the K tangents run
+ * through the node itself with K folded into the batch axis, then unfolded.
+ */
+function inputTangent(
+  b: Emitter,
+  op: "Conv" | "ConvTranspose",
+  node: Node,
+  dx: string,
+  W: string,
+  K: number,
+  N: Dim,
+  inTail: number[],
+  outTail: number[],
+): string {
+  const folded = reshapeTo(b, dx, [times(K, N), ...inTail]);
+  return reshapeTo(b, b.op(op, [folded, W], node.attrs), [K, N, ...outTail]);
+}
+
 /** Bias tangent [K, O] → [K, 1, O, 1, ...] against the output [K, N, O, ...]. */
 function biasTangent(e: Emitter, db: string, r: number): string {
   return e.unsqueeze(db, [1, ...range(3, r + 3)]);
@@ -424,9 +443,9 @@ const conv = defineRule(convAttrs, {
     const terms: string[] = [];
     const N = b.shape(X)[0];
     if (dx[0]) {
-      const folded = reshapeTo(b, dx[0], [times(K, N), C, ...spatial]);
-      const out = b.op("Conv", [folded, W], node.attrs);
-      terms.push(reshapeTo(b, out, [K, N, O, ...outSpatial]));
+      terms.push(
+        inputTangent(b, "Conv", node, dx[0], W, K, N, [C, ...spatial], [O, ...outSpatial]),
+      );
     }
     if (dx[1]) {
       const [, , Cg, ...kernel] = b.shape(dx[1]) as number[];
@@ -510,9 +529,9 @@ const convTranspose = defineRule(convTransposeAttrs, {
     // these graphs follow onnxruntime's reading of auto_pad/output_shape: the checks compare
     // it with the host evaluation's.
     if (dx[0]) {
-      const folded = reshapeTo(b, dx[0], [times(K, N), C, ...spatial]);
-      const out = b.op("ConvTranspose", [folded, W], node.attrs);
-      terms.push(reshapeTo(b, out, [K, N, O, ...outSpatial]));
+      terms.push(
+        inputTangent(b, "ConvTranspose", node, dx[0], W, K, N, [C, ...spatial], [O, ...outSpatial]),
+      );
     }
     if (dx[1]) {
       // W is [C, O/g, ...]: the K kernels sit side by side in each group's output channels.
