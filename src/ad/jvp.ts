@@ -6,6 +6,8 @@ import { isFloat } from "../onnx/types.ts";
 import { prepare, type TransformOptions } from "./prepare.ts";
 import { lookupRule } from "./table.ts";
 import { fullTangent, zeroTangent } from "./tangent.ts";
+import type { Emitter } from "./emit.ts";
+import type { Node } from "../onnx/types.ts";
 
 export interface JvpOptions extends TransformOptions {
   /** K: tangents evaluated in one run. Default 1. */
@@ -42,22 +44,7 @@ export function jvpTransform(model: Model, options: JvpOptions): Model {
     tangents.set(w, name);
   }
 
-  for (const node of originalNodes) {
-    if (!node.inputs.some((x) => active.has(x))) continue; // symbolic zero: no nodes emitted
-    const rule = lookupRule(node);
-    if (rule.zeroDerivative) continue;
-    if (!rule.jvp) {
-      throw new UserError(
-        `${node.opType} node "${node.name}": op ${node.opType} has no forward-mode (JVP) rule`,
-      );
-    }
-    const dx = node.inputs.map((x) => tangents.get(x) ?? null);
-    const dy = rule.jvp(node, e.opset, { b: e, x: node.inputs, y: node.outputs, dx, K });
-    node.outputs.forEach((y, i) => {
-      const t = dy[i];
-      if (t && active.has(y)) tangents.set(y, fullTangent(e, t, y, K));
-    });
-  }
+  propagateTangents(e, originalNodes, active, tangents, K);
 
   for (const out of [...graph.outputs]) {
     if (!isFloat(out.dtype)) continue;
@@ -72,6 +59,54 @@ export function jvpTransform(model: Model, options: JvpOptions): Model {
     });
   }
   return { ...model, graph };
+}
+
+/**
+ * Emits the tangent of every active value reached by `nodes` in order, into `tangents` (value
+ * name → tangent [K, ...shape]). Entries already in `tangents` are seeds. A value listed in
+ * `seeds` also gets that seed tangent added after its node computed its own: how activity
+ * perturbation injects noise at intermediate tensors.
+ */
+export function propagateTangents(
+  e: Emitter,
+  nodes: readonly Node[],
+  active: ReadonlySet<string>,
+  tangents: Map<string, string>,
+  K: number,
+  seeds: ReadonlyMap<string, string> = new Map(),
+): void {
+  const seed = (y: string) => {
+    const v = seeds.get(y);
+    if (v === undefined) return;
+    const t = tangents.get(y);
+    tangents.set(y, t === undefined ? v : e.add(t, v));
+  };
+  for (const node of nodes) {
+    if (node.inputs.some((x) => active.has(x))) emitNodeTangents(e, node, active, tangents, K);
+    node.outputs.forEach(seed);
+  }
+}
+
+function emitNodeTangents(
+  e: Emitter,
+  node: Node,
+  active: ReadonlySet<string>,
+  tangents: Map<string, string>,
+  K: number,
+): void {
+  const rule = lookupRule(node);
+  if (rule.zeroDerivative) return;
+  if (!rule.jvp) {
+    throw new UserError(
+      `${node.opType} node "${node.name}": op ${node.opType} has no forward-mode (JVP) rule`,
+    );
+  }
+  const dx = node.inputs.map((x) => tangents.get(x) ?? null);
+  const dy = rule.jvp(node, e.opset, { b: e, x: node.inputs, y: node.outputs, dx, K });
+  node.outputs.forEach((y, i) => {
+    const t = dy[i];
+    if (t && active.has(y)) tangents.set(y, fullTangent(e, t, y, K));
+  });
 }
 
 /** Each `wrt` initializer becomes an input of the same name; its value stays as the default. */

@@ -9,6 +9,11 @@ import { lookupRule, ruleFor } from "./table.ts";
 export interface TransformOptions {
   wrt: string[];
   inputShapes?: Record<string, number[]>;
+  /**
+   * Values treated as constants (stop-gradient): no derivative flows through them, although
+   * the graph computes them as before. Local losses cut each block's input this way.
+   */
+  stopGradients?: string[];
 }
 
 /** A model ready to transform: a copy of its graph, sorted, with metadata for every value. */
@@ -18,6 +23,8 @@ export interface Prepared {
   emitter: Emitter;
   /** Values that depend on some `wrt` tensor. */
   active: Set<string>;
+  /** The stop-gradient values (TransformOptions.stopGradients). */
+  stops: Set<string>;
 }
 
 /** Copies the graph, checks `wrt`, fixes input shapes and infers metadata for every value. */
@@ -80,14 +87,34 @@ export function prepare(model: Model, options: TransformOptions): Prepared {
     emitter.infer(node);
   }
 
-  const active = new Set<string>(wrt);
-  for (const node of graph.nodes) {
+  const stops = new Set(options.stopGradients ?? []);
+  for (const s of stops) {
+    if (!metas.has(s)) throw new UserError(`stopGradients: the model has no value named "${s}"`);
+    if (wrt.has(s)) throw new UserError(`stopGradients: "${s}" is also in wrt`);
+  }
+  const active = activeValues(graph.nodes, metas, options.wrt, stops);
+  return { model, graph, emitter, active, stops };
+}
+
+/**
+ * The float values that depend on some root through differentiable ops: the only ones that
+ * get tangents or gradients. A stopped value is never active, so nothing flows through it.
+ */
+export function activeValues(
+  nodes: readonly Node[],
+  metas: ReadonlyMap<string, Meta>,
+  roots: Iterable<string>,
+  stops: ReadonlySet<string> = new Set(),
+): Set<string> {
+  const active = new Set<string>([...roots].filter((r) => !stops.has(r)));
+  for (const node of nodes) {
     if (ruleFor(node.opType)?.zeroDerivative) continue;
-    if (node.inputs.some((i) => active.has(i))) {
-      for (const o of node.outputs) if (isFloat(metas.get(o)?.dtype ?? "int64")) active.add(o);
+    if (!node.inputs.some((i) => active.has(i))) continue;
+    for (const o of node.outputs) {
+      if (!stops.has(o) && isFloat(metas.get(o)?.dtype ?? "int64")) active.add(o);
     }
   }
-  return { model, graph, emitter, active };
+  return active;
 }
 
 /** Kahn's algorithm keeping the file's order among ready nodes, so output is deterministic. */
