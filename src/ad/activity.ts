@@ -22,6 +22,7 @@
 import { UserError } from "../errors.ts";
 import type { Dim, Model, Node } from "../onnx/types.ts";
 import { isFloat } from "../onnx/types.ts";
+import { scalarTensor } from "../onnx/tensor.ts";
 import { exposeWrtAsInputs, propagateTangents, TANGENT } from "./jvp.ts";
 import { activeValues, prepare, type Prepared, type TransformOptions } from "./prepare.ts";
 import { lookupRule } from "./table.ts";
@@ -35,21 +36,51 @@ export interface ActivityOptions extends TransformOptions {
   perExampleLosses: string[];
 }
 
-/** One perturbed value: a node's output that a trained parameter feeds directly. */
+/**
+ * One perturbed value. A layer (a node reading a trained parameter) feeds it, directly or
+ * through a chain of parameter-free per-example ops (ReLU, pooling, Flatten) that nothing else
+ * reads: the noise sits at the end of that chain, where the layer's output is smallest, and the
+ * chain's own VJP rules carry ĝ back to the layer (ReLU masks it, MaxPool routes it), so no
+ * noise lands where the true gradient is known to be zero.
+ */
 export interface ActivitySite {
   /** The perturbed value and its tangent input (`<value>__tangent`, [K, batch, ...dims]). */
   value: string;
   input: string;
   /** Shape of one example's slice of the value (static). */
   dims: number[];
-  /** The node that produces it and the parameters it reads. */
+  /** The layer node and the parameters it reads. */
   node: string;
   params: string[];
+  /** The parameter-free nodes from the layer's output to `value`, in graph order. */
+  chain: string[];
+  /**
+   * True when only parameter-free ops lie between `value` and the losses (a classifier head's
+   * logits): its exact cotangent is a short local VJP through the loss, so it gets no noise
+   * (as Ren et al. train each local head with its exact gradient).
+   */
+  exact: boolean;
 }
+
+/** Parameter-free ops that act on each example alone, with one differentiable input. */
+const PER_EXAMPLE_OPS = new Set([
+  "Relu",
+  "LeakyRelu",
+  "Elu",
+  "Selu",
+  "Sigmoid",
+  "Tanh",
+  "Softplus",
+  "Gelu",
+  "MaxPool",
+  "AveragePool",
+  "Identity",
+  "Flatten",
+]);
 
 /** The sites of `model` for `options`, in graph order (what a sampler must fill). */
 export function activitySites(model: Model, options: ActivityOptions): ActivitySite[] {
-  return findSites(prepare(model, options), options);
+  return findSites(prepare(model, options), options).filter((s) => !s.exact);
 }
 
 /**
@@ -69,7 +100,7 @@ export function activityTransform(model: Model, options: ActivityOptions): Model
   exposeWrtAsInputs(model, graph, options.wrt, e.metas);
 
   const seeds = new Map<string, string>();
-  for (const site of sites) {
+  for (const site of sites.filter((s) => !s.exact)) {
     e.b.names.reserve(site.input);
     const shape = [K, ...e.shape(site.value)];
     graph.inputs.push({ name: site.input, dtype: e.dtype(site.value), shape });
@@ -85,22 +116,19 @@ export function activityTransform(model: Model, options: ActivityOptions): Model
   const byName = new Map(nodes.map((n) => [n.name, n]));
   for (const site of sites) {
     const reached = activeValues(nodes, e.metas, [site.value], stops);
-    const s = e.sum(
-      options.perExampleLosses.filter((l) => reached.has(l)).map((l) => tangents.get(l) ?? null),
-    );
-    if (s === null) continue; // the site reaches no loss: its parameters' gradient is zero
-    const cotangent = siteCotangent(e, s, site, options.perExampleLosses[0]);
-    const node = byName.get(site.node)!;
-    const rule = lookupRule(node);
-    if (!rule.vjp) {
-      throw new UserError(
-        `${node.opType} node "${node.name}": op ${node.opType} has no reverse-mode (VJP) rule, ` +
-          `which activity perturbation needs to form its parameters' estimate`,
-      );
+    const losses = options.perExampleLosses.filter((l) => reached.has(l));
+    if (losses.length === 0) continue; // the site reaches no loss: its parameters' gradient is 0
+    let cotangent = site.exact
+      ? localCotangent(e, nodes, reached, site.value, losses)
+      : siteCotangent(e, e.sum(losses.map((l) => tangents.get(l) ?? null))!, site, losses[0]);
+    for (const name of [...site.chain].reverse()) {
+      const link = byName.get(name)!;
+      const [g] = vjpOf(e, link, [cotangent], [true]);
+      cotangent = unbroadcast(e, g!, e.shape(link.inputs[0]));
     }
+    const node = byName.get(site.node)!;
     const needs = node.inputs.map((x) => wrt.has(x));
-    const gy = node.outputs.map((y) => (y === site.value ? cotangent : null));
-    const gx = rule.vjp(node, e.opset, { b: e, x: node.inputs, y: node.outputs, gy, needs });
+    const gx = vjpOf(e, node, [cotangent], needs);
     node.inputs.forEach((x, i) => {
       const g = gx[i];
       if (!g || !needs[i]) return;
@@ -119,6 +147,66 @@ export function activityTransform(model: Model, options: ActivityOptions): Model
 }
 
 /**
+ * The exact ∂loss/∂value by a reverse pass over the parameter-free nodes between `value` and
+ * the per-example losses, each seeded with 1/batch (the batch mean's weight).
+ */
+function localCotangent(
+  e: Prepared["emitter"],
+  nodes: readonly Node[],
+  reached: ReadonlySet<string>,
+  value: string,
+  losses: string[],
+): string {
+  const parts = new Map<string, string[]>();
+  const push = (name: string, g: string) => parts.set(name, [...(parts.get(name) ?? []), g]);
+  const total = (name: string) => {
+    const sum = e.sum(parts.get(name) ?? []);
+    if (sum !== null) parts.set(name, [sum]);
+    return sum;
+  };
+  for (const l of losses) {
+    const one = { ...scalarTensor(1, e.dtype(l)), dims: [1] };
+    const ones = e.op("ConstantOfShape", [e.shapeOf(l)], { value: one });
+    push(l, e.div(ones, batchSize(e, l)));
+  }
+  for (const node of nodes.filter((n) => n.inputs.some((x) => reached.has(x))).reverse()) {
+    const gy = node.outputs.map((y) => (reached.has(y) ? total(y) : null));
+    if (gy.every((g) => g === null) || lookupRule(node).zeroDerivative) continue;
+    const needs = node.inputs.map((x) => reached.has(x));
+    const gx = vjpOf(e, node, gy as string[], needs);
+    node.inputs.forEach((x, i) => {
+      const g = gx[i];
+      if (g && needs[i]) push(x, unbroadcast(e, g, e.shape(x)));
+    });
+  }
+  return total(value)!;
+}
+
+/** The batch size read at run time from a [batch] value, as a float [1]. */
+function batchSize(e: Prepared["emitter"], perExample: string): string {
+  const batch = e.op("Gather", [e.shapeOf(perExample), e.ints([0])], { axis: 0 });
+  return e.op("Cast", [batch], { to: e.dtype(perExample) === "float64" ? 11 : 1 });
+}
+
+/** A node's VJP rule with the cotangent of its first output (the others are zero). */
+function vjpOf(
+  e: Prepared["emitter"],
+  node: Node,
+  gy0: string[],
+  needs: boolean[],
+): (string | null)[] {
+  const rule = lookupRule(node);
+  if (!rule.vjp) {
+    throw new UserError(
+      `${node.opType} node "${node.name}": op ${node.opType} has no reverse-mode (VJP) rule, ` +
+        `which activity perturbation needs to form its parameters' estimate`,
+    );
+  }
+  const gy = node.outputs.map((_, i) => gy0[i] ?? null);
+  return rule.vjp(node, e.opset, { b: e, x: node.inputs, y: node.outputs, gy, needs });
+}
+
+/**
  * ĝ_z = (1/K) Σ_k s_k ⊙ v_k / batch: s [K, batch] broadcast over the example's dims, the mean
  * over the K tangents, and the batch mean's 1/batch (read at run time from the loss's shape).
  */
@@ -131,9 +219,7 @@ function siteCotangent(
   const rank = site.dims.length;
   const aligned = e.unsqueeze(s, Array.from({ length: rank }, (_, i) => i + 2));
   const mean = e.reduce("ReduceMean", e.mul(aligned, site.input), [0], false);
-  const batch = e.op("Gather", [e.shapeOf(loss), e.ints([0])], { axis: 0 });
-  const to = e.dtype(site.value) === "float64" ? 11 : 1;
-  return e.div(mean, e.op("Cast", [batch], { to }));
+  return e.div(mean, batchSize(e, loss));
 }
 
 function findSites(prep: Prepared, options: ActivityOptions): ActivitySite[] {
@@ -155,10 +241,23 @@ function findSites(prep: Prepared, options: ActivityOptions): ActivitySite[] {
   }
   const wrt = new Set(options.wrt);
   const sites: ActivitySite[] = [];
+  const outputs = new Set(graph.outputs.map((o) => o.name));
+  const consumers = (v: string) => graph.nodes.filter((n) => n.inputs.includes(v));
   for (const node of graph.nodes) {
     const params = node.inputs.filter((x) => wrt.has(x));
     if (params.length === 0) continue;
-    const value = node.outputs[0];
+    let value = node.outputs[0];
+    const chain: string[] = [];
+    for (;;) {
+      if (outputs.has(value) || prep.stops.has(value)) break;
+      const next = consumers(value);
+      if (next.length !== 1 || !PER_EXAMPLE_OPS.has(next[0].opType)) break;
+      const link = next[0];
+      if (link.inputs[0] !== value || link.inputs.slice(1).some((x) => x !== "")) break;
+      if (link.opType === "Flatten" && (link.attrs.axis?.value ?? 1) !== 1) break;
+      chain.push(link.name);
+      value = link.outputs[0];
+    }
     const meta = e.metas.get(value);
     const shape = meta?.shape;
     if (!meta || !isFloat(meta.dtype) || !shape || shape.length < 1 || shape[0] !== batch) {
@@ -174,7 +273,15 @@ function findSites(prep: Prepared, options: ActivityOptions): ActivitySite[] {
     if (prep.stops.has(value)) {
       throw new UserError(`stopGradients: "${value}" is a layer output that a parameter feeds`);
     }
-    sites.push({ value, input: `${value}${TANGENT}`, dims, node: node.name, params });
+    const input = `${value}${TANGENT}`;
+    sites.push({ value, input, dims, node: node.name, params, chain, exact: false });
+  }
+  // A site is exact when no layer lies between it and the losses it reaches.
+  for (const site of sites) {
+    const reached = activeValues(graph.nodes, e.metas, [site.value], prep.stops);
+    site.exact = !graph.nodes.some((n) =>
+      n.inputs.some((x) => reached.has(x)) && n.inputs.some((x) => wrt.has(x))
+    );
   }
   return sites;
 }
