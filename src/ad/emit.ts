@@ -2,7 +2,7 @@ import { type AttrInput, GraphBuilder } from "../onnx/builder.ts";
 import type { NameGen } from "../onnx/names.ts";
 import { scalarTensor } from "../onnx/tensor.ts";
 import type { Dim, DType, Graph, Node, Tensor } from "../onnx/types.ts";
-import type { Meta, Rule } from "./rule.ts";
+import type { Meta, MetaInference } from "./meta.ts";
 
 /**
  * A graph builder that knows the static metadata (dtype, shape, constant value) of every
@@ -17,7 +17,7 @@ export class Emitter {
     graph: Graph,
     readonly opset: number,
     readonly metas: Map<string, Meta>,
-    private readonly lookup: (opType: string) => Rule | undefined,
+    private readonly lookup: (opType: string) => MetaInference | undefined,
     names?: NameGen,
   ) {
     this.b = new GraphBuilder(graph, names);

@@ -3,7 +3,7 @@ import { elementCount, isFloat } from "../onnx/types.ts";
 import { toFloat64 } from "./check/evaluate.ts";
 import { numbers } from "./check/ndarray.ts";
 import { topologicalOrder } from "./prepare.ts";
-import type { Meta } from "./rule.ts";
+import type { Meta } from "./meta.ts";
 import { lookupRule } from "./table.ts";
 
 /**

@@ -1,7 +1,8 @@
 import type { Dim, DType } from "../../onnx/types.ts";
 import { broadcastMap, castTensor } from "../check/ndarray.ts";
 import type { Emitter } from "../emit.ts";
-import { defineRule, type Meta, type Rule, unsupported } from "../rule.ts";
+import type { Meta } from "../meta.ts";
+import { defineRule, type Rule, unsupported } from "../rule.ts";
 import { broadcastShapes, isStatic } from "../shapes.ts";
 import { alignTangent } from "../tangent.ts";
 import { noAttrs } from "./helpers.ts";

@@ -2,7 +2,8 @@ import { UserError } from "../../errors.ts";
 import type { Dim, Node, Tensor } from "../../onnx/types.ts";
 import { floats, size, strides as rowStrides } from "../check/ndarray.ts";
 import type { Emitter } from "../emit.ts";
-import { attrs, defineRule, type Meta, type Rule, unsupported, z } from "../rule.ts";
+import type { Meta } from "../meta.ts";
+import { attrs, defineRule, type Rule, unsupported, z } from "../rule.ts";
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 

@@ -1,7 +1,8 @@
 import { dtypeFromCode } from "../../onnx/dtype.ts";
 import type { Emitter } from "../emit.ts";
 import type { DType, Tensor } from "../../onnx/types.ts";
-import { attrs, defineRule, type Meta, type Rule, unsupported, z } from "../rule.ts";
+import type { Meta } from "../meta.ts";
+import { attrs, defineRule, type Rule, unsupported, z } from "../rule.ts";
 import { castTensor, erf, floats, map } from "../check/ndarray.ts";
 import { indicator, linearUnaryRule, noAttrs, sameAsInput, unaryRule } from "./helpers.ts";
 

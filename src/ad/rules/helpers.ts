@@ -1,6 +1,7 @@
 import { map } from "../check/ndarray.ts";
 import type { Emitter } from "../emit.ts";
-import { attrs, defineRule, type Meta, type Rule, z } from "../rule.ts";
+import type { Meta } from "../meta.ts";
+import { attrs, defineRule, type Rule, z } from "../rule.ts";
 
 /** Output metadata equal to input 0's, without its constant value. */
 export function sameAsInput(inputs: (Meta | undefined)[]): Meta[] {

@@ -1,7 +1,8 @@
 import type { Dim, Tensor } from "../../onnx/types.ts";
 import { floats, strides } from "../check/ndarray.ts";
 import type { Emitter } from "../emit.ts";
-import { attrs, defineRule, type Meta, type Rule, z } from "../rule.ts";
+import type { Meta } from "../meta.ts";
+import { attrs, defineRule, type Rule, z } from "../rule.ts";
 import { normAxis } from "../shapes.ts";
 import { constInts } from "./shape.ts";
 
