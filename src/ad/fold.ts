@@ -1,7 +1,6 @@
 import type { Dim, DType, Graph, Model, Node, Tensor, TensorData } from "../onnx/types.ts";
 import { elementCount, isFloat } from "../onnx/types.ts";
-import { toFloat64 } from "./check/evaluate.ts";
-import { numbers } from "./check/ndarray.ts";
+import { numbers, toFloat64 } from "./host/ndarray.ts";
 import { topologicalOrder } from "./prepare.ts";
 import type { Meta } from "./meta.ts";
 import { lookupRule } from "./table.ts";

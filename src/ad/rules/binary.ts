@@ -1,5 +1,5 @@
 import type { Dim, DType } from "../../onnx/types.ts";
-import { broadcastMap, castTensor } from "../check/ndarray.ts";
+import { broadcastMap, castTensor } from "../host/ndarray.ts";
 import type { Emitter } from "../emit.ts";
 import type { Meta } from "../meta.ts";
 import { defineRule, type Rule, unsupported } from "../rule.ts";

@@ -1,6 +1,6 @@
 import { UserError } from "../../errors.ts";
 import type { Dim, Node, Tensor } from "../../onnx/types.ts";
-import { floats, size, strides as rowStrides } from "../check/ndarray.ts";
+import { floats, size, strides as rowStrides } from "../host/ndarray.ts";
 import type { Emitter } from "../emit.ts";
 import type { Meta } from "../meta.ts";
 import { attrs, defineRule, type Rule, unsupported, z } from "../rule.ts";

@@ -3,7 +3,7 @@ import type { Emitter } from "../emit.ts";
 import type { DType, Tensor } from "../../onnx/types.ts";
 import type { Meta } from "../meta.ts";
 import { attrs, defineRule, type Rule, unsupported, z } from "../rule.ts";
-import { castTensor, erf, floats, map } from "../check/ndarray.ts";
+import { castTensor, erf, floats, map } from "../host/ndarray.ts";
 import { indicator, linearUnaryRule, noAttrs, sameAsInput, unaryRule } from "./helpers.ts";
 
 const INTEGER = new Set<DType>(["int64", "int32", "int8", "uint8"]);

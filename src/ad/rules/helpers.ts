@@ -1,4 +1,4 @@
-import { map } from "../check/ndarray.ts";
+import { map } from "../host/ndarray.ts";
 import type { Emitter } from "../emit.ts";
 import type { Meta } from "../meta.ts";
 import { attrs, defineRule, type Rule, z } from "../rule.ts";

@@ -1,6 +1,6 @@
 import { UserError } from "../../errors.ts";
 import type { Node, Tensor } from "../../onnx/types.ts";
-import { erf, floats, map, numbers } from "../check/ndarray.ts";
+import { erf, floats, map, numbers } from "../host/ndarray.ts";
 import type { Emitter } from "../emit.ts";
 import type { Meta } from "../meta.ts";
 import { attrs, defineRule, type Rule, z } from "../rule.ts";

@@ -1,6 +1,6 @@
 import { UserError } from "../../errors.ts";
 import type { Dim, Tensor } from "../../onnx/types.ts";
-import { broadcastIndex, floats, size } from "../check/ndarray.ts";
+import { broadcastIndex, floats, size } from "../host/ndarray.ts";
 import type { Emitter } from "../emit.ts";
 import type { Meta } from "../meta.ts";
 import { attrs, defineRule, type Rule, z } from "../rule.ts";

@@ -1,6 +1,6 @@
 import { UserError } from "../../errors.ts";
 import type { Node, Tensor } from "../../onnx/types.ts";
-import { broadcastMap, floats, size, strides } from "../check/ndarray.ts";
+import { broadcastMap, floats, size, strides } from "../host/ndarray.ts";
 import type { Emitter } from "../emit.ts";
 import { attrs, defineRule, type Rule, unsupported, z } from "../rule.ts";
 import { normAxis, sameShape, staticSize } from "../shapes.ts";

@@ -1,5 +1,5 @@
 import type { Dim, Tensor } from "../../onnx/types.ts";
-import { floats, strides } from "../check/ndarray.ts";
+import { floats, strides } from "../host/ndarray.ts";
 import type { Emitter } from "../emit.ts";
 import type { Meta } from "../meta.ts";
 import { attrs, defineRule, type Rule, z } from "../rule.ts";

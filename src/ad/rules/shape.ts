@@ -1,7 +1,7 @@
 import { UserError } from "../../errors.ts";
 import { int64Tensor, scalarTensor, tensorNumbers } from "../../onnx/tensor.ts";
 import type { Dim, DType, Node, Tensor } from "../../onnx/types.ts";
-import { broadcastIndex, numbers, size, strides } from "../check/ndarray.ts";
+import { broadcastIndex, numbers, size, strides } from "../host/ndarray.ts";
 import type { Emitter } from "../emit.ts";
 import type { Meta } from "../meta.ts";
 import { attrs, defineRule, type Rule, unsupported, z } from "../rule.ts";

@@ -15,6 +15,12 @@ export function numbers(t: Tensor): number[] {
   return Array.from(t.data as ArrayLike<number | bigint>, Number);
 }
 
+/** Float tensors become float64: the reference evaluator computes in double precision. */
+export function toFloat64(t: Tensor): Tensor {
+  if (t.dtype !== "float32") return t;
+  return { dtype: "float64", dims: [...t.dims], data: floats(t) };
+}
+
 /** Float data as float64 (ints converted). */
 export function floats(t: Tensor): Float64Array {
   return t.data instanceof Float64Array ? t.data : Float64Array.from(numbers(t));
