@@ -102,6 +102,11 @@ export class Emitter {
     return this.op("Neg", [a]);
   }
 
+  /** Cast to the float type of `like`: float64 when it is float64, else float32. */
+  castToFloat(x: string, like: string): string {
+    return this.op("Cast", [x], { to: this.dtype(like) === "float64" ? 11 : 1 });
+  }
+
   /** Sum of several terms, skipping nulls; null when there are none. */
   sum(terms: (string | null)[]): string | null {
     const xs = terms.filter((t): t is string => t !== null);

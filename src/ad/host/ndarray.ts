@@ -36,6 +36,12 @@ export function size(dims: number[]): number {
   return dims.reduce((a, b) => a * b, 1);
 }
 
+/** Writes into `out` the multi-index of flat position `i` of `dims` (row-major `str`). */
+export function unravel(i: number, dims: number[], str: number[], out: number[]): number[] {
+  for (let a = 0; a < dims.length; a++) out[a] = Math.floor(i / str[a]) % dims[a];
+  return out;
+}
+
 function asNumbers(dims: Dim[]): number[] {
   return dims.map((d) => {
     if (typeof d !== "number") throw new Error("internal: symbolic dim in a concrete tensor");

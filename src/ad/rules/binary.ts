@@ -6,7 +6,7 @@ import { defineRule, type Rule, unsupported } from "../rule.ts";
 import { broadcastShapes, isStatic } from "../shapes.ts";
 import { alignTangent } from "../tangent.ts";
 import { noAttrs } from "./helpers.ts";
-import { shapeDims } from "./shape.ts";
+import { shapeDims } from "./shape_tracking.ts";
 
 /** Broadcast shape of all present inputs, dtype of the first. */
 function broadcastMeta(inputs: (Meta | undefined)[], dtypeFrom = 0): Meta {
@@ -202,8 +202,6 @@ export const binaryRules: Record<string, Rule> = {
 };
 
 function powDerivative(e: Emitter, a: string, p: string): string {
-  const pf = e.dtype(p) === e.dtype(a)
-    ? p
-    : e.op("Cast", [p], { to: e.dtype(a) === "float64" ? 11 : 1 });
+  const pf = e.dtype(p) === e.dtype(a) ? p : e.castToFloat(p, a);
   return e.mul(pf, e.op("Pow", [a, e.sub(pf, e.scalar(1, a))]));
 }

@@ -24,7 +24,6 @@ const alpha = (dflt: number) => attrs({ alpha: z.number().default(dflt) });
 /** Elementwise ops of one differentiable input. */
 export const elementwiseRules: Record<string, Rule> = {
   Neg: linearUnaryRule((e, t) => e.neg(t), (x) => -x),
-  Identity: linearUnaryRule((_e, t) => t, (x) => x),
   Relu: unaryRule(
     noAttrs,
     (e, x) => indicator(e, e.op("Greater", [x, e.scalar(0, x)]), x),
@@ -92,8 +91,8 @@ export const elementwiseRules: Record<string, Rule> = {
     },
     evaluate: ({ inputs, attrs }) => [castTensor(inputs[0]!, attrs.to)],
     // Float→float casts pass derivatives through (cast back to the source type on the way in).
-    jvp: ({ b, dx, y }) => [b.op("Cast", [dx[0]!], { to: b.dtype(y[0]) === "float64" ? 11 : 1 })],
-    vjp: ({ b, gy, x }) => [b.op("Cast", [gy[0]!], { to: b.dtype(x[0]) === "float64" ? 11 : 1 })],
+    jvp: ({ b, dx, y }) => [b.castToFloat(dx[0]!, y[0])],
+    vjp: ({ b, gy, x }) => [b.castToFloat(gy[0]!, x[0])],
   }),
   Sign: defineRule(noAttrs, {
     infer: ({ inputs }) => sameAsInput(inputs),

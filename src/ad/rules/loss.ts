@@ -8,7 +8,7 @@ import { normAxis } from "../shapes.ts";
 import { alignTangent } from "../tangent.ts";
 import { indicator, sameAsInput } from "./helpers.ts";
 import { groupsOf } from "./normalization.ts";
-import { constInts } from "./shape.ts";
+import { constInts } from "./shape_tracking.ts";
 
 // ---------------------------------------------------------------- ReduceMax
 

@@ -258,7 +258,7 @@ function layerNormPrimal(b: Emitter, x: string, a: LayerNormAttrs) {
 function inverseCount(b: Emitter, x: string, mean: string, axes: number[]): string {
   const n = staticSize(axes.map((a) => b.shape(x)[a]));
   if (n !== undefined) return b.scalar(1 / n, x);
-  const cast = (t: string) => b.op("Cast", [t], { to: b.dtype(x) === "float64" ? 11 : 1 });
+  const cast = (t: string) => b.castToFloat(t, x);
   return b.div(cast(b.op("Size", [mean])), cast(b.op("Size", [x])));
 }
 

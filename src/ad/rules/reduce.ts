@@ -4,7 +4,7 @@ import type { Emitter } from "../emit.ts";
 import type { Meta } from "../meta.ts";
 import { attrs, defineRule, type Rule, z } from "../rule.ts";
 import { normAxis } from "../shapes.ts";
-import { constInts } from "./shape.ts";
+import { constInts } from "./shape_tracking.ts";
 
 const reduceAttrs = attrs({
   axes: z.array(z.number()).optional(),
@@ -96,9 +96,7 @@ function reduction(op: "ReduceSum" | "ReduceMean"): Rule {
       const g = spread(b, gy[0]!, x[0], axes, attrs.keepdims === 1);
       if (!mean) return [g, null];
       // Divide by the number of reduced elements, from runtime sizes (dims may be symbolic).
-      const count = b.op("Cast", [b.div(b.op("Size", [x[0]]), b.op("Size", [y[0]]))], {
-        to: b.dtype(x[0]) === "float64" ? 11 : 1,
-      });
+      const count = b.castToFloat(b.div(b.op("Size", [x[0]]), b.op("Size", [y[0]])), x[0]);
       return [b.div(g, count), null];
     },
   });
@@ -107,11 +105,4 @@ function reduction(op: "ReduceSum" | "ReduceMean"): Rule {
 export const reduceRules: Record<string, Rule> = {
   ReduceSum: reduction("ReduceSum"),
   ReduceMean: reduction("ReduceMean"),
-  Size: defineRule(attrs({}), {
-    infer: () => [{ dtype: "int64", shape: [] }],
-    evaluate: (
-      { inputs },
-    ) => [{ dtype: "int64", dims: [], data: BigInt64Array.of(BigInt(inputs[0]!.data.length)) }],
-    zeroDerivative: true,
-  }),
 };
