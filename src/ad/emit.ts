@@ -1,3 +1,10 @@
+/**
+ * The emitter rules and drivers write graphs with: a graph builder that keeps every value's
+ * static metadata current and emits each op in the form the model's opset expects.
+ *
+ * @module
+ */
+
 import { type AttrInput, GraphBuilder } from "../onnx/builder.ts";
 import type { NameGen } from "../onnx/names.ts";
 import { scalarTensor } from "../onnx/tensor.ts";

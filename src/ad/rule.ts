@@ -1,3 +1,11 @@
+/**
+ * The rule interface: what one ONNX operator's table entry holds (attribute schema, shape
+ * inference, JVP rule, VJP rule, float64 reference semantics) and `defineRule`, which folds
+ * attribute parsing into the entry.
+ *
+ * @module
+ */
+
 import { z } from "zod";
 import { UserError } from "../errors.ts";
 import type { Node, Tensor } from "../onnx/types.ts";

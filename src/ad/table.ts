@@ -1,3 +1,10 @@
+/**
+ * The one rule table, keyed by ONNX op type, assembled from the rule families in `rules/`,
+ * and the lookup that turns a missing rule into an error naming the op and the node.
+ *
+ * @module
+ */
+
 import { UserError } from "../errors.ts";
 import type { Node } from "../onnx/types.ts";
 import type { Rule } from "./rule.ts";

@@ -1,3 +1,11 @@
+/**
+ * The gradient checker: a model's JVP graph against float64 central finite differences (host
+ * evaluation, independent of onnxruntime) and its VJP graph against the JVP through the
+ * inner-product identity ⟨u, J v⟩ = ⟨Jᵀu, v⟩, as JAX's `check_grads` does.
+ *
+ * @module
+ */
+
 import { UserError } from "../../errors.ts";
 import { encodeModel } from "../../onnx/encode.ts";
 import { Session } from "../../onnx/session.ts";

@@ -1,3 +1,10 @@
+/**
+ * The float64 reference evaluator: runs a whole model on the host with each rule's
+ * `evaluate`, the finite-difference side of the gradient checks.
+ *
+ * @module
+ */
+
 import { UserError } from "../../errors.ts";
 import type { Model, Tensor } from "../../onnx/types.ts";
 import { topologicalOrder } from "../prepare.ts";

@@ -1,11 +1,16 @@
+/**
+ * Minimal host ndarray helpers for the float64 reference code (the rules' `evaluate`, constant
+ * folding, the checker). Floats are Float64Array; int64 stays BigInt64Array; bool is
+ * Uint8Array.
+ *
+ * @module
+ */
+
 import { dtypeFromCode } from "../../onnx/dtype.ts";
 import type { Dim, DType, Tensor } from "../../onnx/types.ts";
 import { broadcastShapes } from "../shapes.ts";
 
-/**
- * Minimal host ndarray helpers for the float64 reference evaluator. Floats are Float64Array;
- * int64 stays BigInt64Array; bool is Uint8Array.
- */
+/** A float64 tensor of `dims`: a copy of `data`, or zeros. */
 export function f64(dims: number[], data?: ArrayLike<number>): Tensor {
   const n = dims.reduce((a, b) => a * b, 1);
   return { dtype: "float64", dims, data: data ? Float64Array.from(data) : new Float64Array(n) };

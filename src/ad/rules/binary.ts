@@ -1,3 +1,11 @@
+/**
+ * The binary family: broadcasting arithmetic (Add, Sub, Mul, Div, Pow), Where and the
+ * zero-derivative comparisons. Rules combine tangents aligned to the output's rank; the driver
+ * un-broadcasts their gradients back to each input's shape.
+ *
+ * @module
+ */
+
 import type { Dim, DType } from "../../onnx/types.ts";
 import { broadcastMap, castTensor } from "../host/ndarray.ts";
 import type { Emitter } from "../emit.ts";

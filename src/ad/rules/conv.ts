@@ -1,3 +1,12 @@
+/**
+ * The convolution family (Conv, ConvTranspose), any rank, groups, dilations and auto_pad.
+ * Both are bilinear in (input, weight): each tangent term is the same op with one operand
+ * replaced by its tangent, the K axis folded into the batch or channel axis; the VJP terms are
+ * the transposed convolutions. Window geometry is shared with pooling (window.ts).
+ *
+ * @module
+ */
+
 import { UserError } from "../../errors.ts";
 import type { Dim, Node, Tensor } from "../../onnx/types.ts";
 import { floats, size, strides as rowStrides } from "../host/ndarray.ts";

@@ -1,3 +1,11 @@
+/**
+ * The elementwise family: ops of one differentiable input applied per element (activations,
+ * Exp, Log, Sqrt, Sin, ...), mostly one-line `unaryRule`s that multiply by the local
+ * derivative, plus Neg (linear), Dropout (inference form), Cast and Sign.
+ *
+ * @module
+ */
+
 import { dtypeFromCode } from "../../onnx/dtype.ts";
 import type { Emitter } from "../emit.ts";
 import type { DType, Tensor } from "../../onnx/types.ts";

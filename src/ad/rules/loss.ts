@@ -1,3 +1,11 @@
+/**
+ * Piecewise and saturating ops that loss heads and activations use (ReduceMax, Clip, Gelu):
+ * their derivatives pick or weight elements where the maximum, the bounds or the
+ * approximation say.
+ *
+ * @module
+ */
+
 import { UserError } from "../../errors.ts";
 import type { Node, Tensor } from "../../onnx/types.ts";
 import { erf, floats, map, numbers } from "../host/ndarray.ts";

@@ -1,3 +1,11 @@
+/**
+ * The matrix-product family (MatMul with numpy broadcasting, Gemm): bilinear, so each tangent
+ * term is a product with one operand replaced by its tangent, and the VJP terms are products
+ * with the other operand transposed.
+ *
+ * @module
+ */
+
 import { UserError } from "../../errors.ts";
 import type { Dim, Tensor } from "../../onnx/types.ts";
 import { broadcastIndex, floats, size } from "../host/ndarray.ts";

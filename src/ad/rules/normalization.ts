@@ -1,3 +1,11 @@
+/**
+ * The normalization family (Softmax, LogSoftmax, BatchNormalization in inference form,
+ * LayerNormalization): reductions over axis groups whose derivatives are written with the
+ * forward outputs.
+ *
+ * @module
+ */
+
 import { UserError } from "../../errors.ts";
 import type { Node, Tensor } from "../../onnx/types.ts";
 import { broadcastMap, floats, size, strides } from "../host/ndarray.ts";

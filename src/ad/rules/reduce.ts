@@ -1,3 +1,10 @@
+/**
+ * The reduction family (ReduceSum, ReduceMean): linear, so the tangent is reduced the same
+ * way (axes shifted past K) and the cotangent is spread back over the reduced axes.
+ *
+ * @module
+ */
+
 import type { Dim, Tensor } from "../../onnx/types.ts";
 import { floats, strides } from "../host/ndarray.ts";
 import type { Emitter } from "../emit.ts";
