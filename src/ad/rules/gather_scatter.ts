@@ -13,7 +13,7 @@ import type { Emitter } from "../emit.ts";
 import { floats, numbers, size, strides, unravel } from "../host/ndarray.ts";
 import { hostGather } from "../host/movement.ts";
 import type { Meta } from "../meta.ts";
-import { attrs, defineRule, type Rule, unsupported, z } from "../rule.ts";
+import { attrs, defineRule, type Rule, unsupported, type VjpContext, z } from "../rule.ts";
 import { isStatic, normAxis } from "../shapes.ts";
 import { tangentShape, zeroTangent } from "../tangent.ts";
 import { linearRule, requireOpset } from "./helpers.ts";
@@ -215,6 +215,29 @@ function reductionOf(node: Node, r: string): Reduction {
 }
 
 /**
+ * VJP of a scatter (data, indices, updates). Reduction "add": data gets the whole cotangent;
+ * "none": overwritten data elements get no gradient. Each update gets the cotangent at its
+ * target (repeated targets are undefined behaviour in ONNX), gathered with `gather`.
+ */
+function scatterVjp(
+  { b, node, x, gy, needs }: Pick<VjpContext<unknown>, "b" | "node" | "x" | "gy" | "needs">,
+  reduction: string,
+  scatter: "ScatterElements" | "ScatterND",
+  gather: "GatherElements" | "GatherND",
+  attrs: Record<string, number>,
+): (string | null)[] {
+  if (!gy[0]) return [null, null, null];
+  const r = reductionOf(node, reduction);
+  const gData = !needs[0]
+    ? null
+    : r === "add"
+    ? gy[0]
+    : b.op(scatter, [gy[0], x[1], b.zerosLike(x[2])], attrs);
+  const gUpd = needs[2] ? b.op(gather, [gy[0], x[1]], attrs) : null;
+  return [gData, null, gUpd];
+}
+
+/**
  * ScatterND/GatherND indices for a tangent [K, ...data]: each index tuple gets its row k
  * prepended, so one op handles the K rows. Indices [...I, q] → [K, ...I, q + 1].
  */
@@ -345,19 +368,10 @@ const scatterElements = defineRule(scatterElementsAttrs, {
       ),
     ];
   },
-  // none: overwritten data elements get no gradient; each update gets the cotangent at its
-  // target (repeated targets are undefined behaviour in ONNX). add: data gets all of it.
-  vjp: ({ b, node, x, gy, needs, attrs }) => {
-    if (!gy[0]) return [null, null, null];
-    const r = reductionOf(node, attrs.reduction);
-    const gData = !needs[0]
-      ? null
-      : r === "add"
-      ? gy[0]
-      : b.op("ScatterElements", [gy[0], x[1], b.zerosLike(x[2])], { axis: attrs.axis });
-    const gUpd = needs[2] ? b.op("GatherElements", [gy[0], x[1]], { axis: attrs.axis }) : null;
-    return [gData, null, gUpd];
-  },
+  vjp: (ctx) =>
+    scatterVjp(ctx, ctx.attrs.reduction, "ScatterElements", "GatherElements", {
+      axis: ctx.attrs.axis,
+    }),
 });
 
 const scatterND = defineRule(attrs({ reduction: z.string().default("none") }), {
@@ -379,17 +393,7 @@ const scatterND = defineRule(attrs({ reduction: z.string().default("none") }), {
     const indices = indicesPerRow(b, node, x[1], K);
     return [b.op("ScatterND", [data, indices, upd], r === "add" ? { reduction: r } : {})];
   },
-  vjp: ({ b, node, x, gy, needs, attrs }) => {
-    if (!gy[0]) return [null, null, null];
-    const r = reductionOf(node, attrs.reduction);
-    const gData = !needs[0]
-      ? null
-      : r === "add"
-      ? gy[0]
-      : b.op("ScatterND", [gy[0], x[1], b.zerosLike(x[2])]);
-    const gUpd = needs[2] ? b.op("GatherND", [gy[0], x[1]]) : null;
-    return [gData, null, gUpd];
-  },
+  vjp: (ctx) => scatterVjp(ctx, ctx.attrs.reduction, "ScatterND", "GatherND", {}),
 });
 
 const gatherND = defineRule(attrs({ batch_dims: z.number().default(0) }), {
