@@ -27,6 +27,7 @@ import {
   shapeDims,
 } from "./shape_tracking.ts";
 
+/** The shape after inserting size-1 axes at `axes` (of the output rank). */
 function unsqueezeShape(shape: Dim[], axes: number[]): Dim[] {
   const rank = shape.length + axes.length;
   const norm = new Set(axes.map((a) => normAxis(a, rank)));
@@ -72,6 +73,7 @@ function squeezedAxesOf(
   return squeezedAxes(shape, opset >= 13 ? undefined : attr);
 }
 
+/** Reshape's output shape: 0 copies the input dim (unless allowzero), -1 takes the rest. */
 function reshapeTarget(node: Node, inShape: Dim[] | undefined, target: Dim[], allowzero: boolean) {
   if (allowzero && target.includes(0) && target.includes(-1)) {
     throw unsupported(node, "allowzero", "= 1 with both 0 and -1 in the shape is invalid ONNX");
@@ -87,6 +89,7 @@ function reshapeTarget(node: Node, inShape: Dim[] | undefined, target: Dim[], al
   return out;
 }
 
+/** Flatten's 2-D output shape: the dims before `axis` and the dims from it, multiplied. */
 function flattenShape(node: Node, shape: Dim[], axis: number): Dim[] {
   const a = normAxis(axis, shape.length);
   if (a < 0 || a > shape.length) {
