@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { normals } from "../src/ad/check/check_grads.ts";
-import { evaluate } from "../src/ad/check/evaluate.ts";
-import { numbers } from "../src/ad/check/ndarray.ts";
+import { evaluate } from "../src/ad/host/evaluate.ts";
+import { numbers } from "../src/ad/host/ndarray.ts";
 import { foldConstants } from "../src/ad/fold.ts";
 import { ruleFor } from "../src/ad/table.ts";
 import { emptyGraph, GraphBuilder } from "../src/onnx/builder.ts";

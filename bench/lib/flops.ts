@@ -9,7 +9,7 @@
  * that Transpose / Expand / Concat / Tile / Pad materialise are counted as copies.
  */
 import { prepare } from "../../src/ad/prepare.ts";
-import type { Meta } from "../../src/ad/rule.ts";
+import type { Meta } from "../../src/ad/meta.ts";
 import { isFloat, type Model, type Node } from "../../src/onnx/types.ts";
 
 export interface FlopCount {

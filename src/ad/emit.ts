@@ -1,8 +1,15 @@
+/**
+ * The emitter rules and drivers write graphs with: a graph builder that keeps every value's
+ * static metadata current and emits each op in the form the model's opset expects.
+ *
+ * @module
+ */
+
 import { type AttrInput, GraphBuilder } from "../onnx/builder.ts";
 import type { NameGen } from "../onnx/names.ts";
 import { scalarTensor } from "../onnx/tensor.ts";
 import type { Dim, DType, Graph, Node, Tensor } from "../onnx/types.ts";
-import type { Meta, Rule } from "./rule.ts";
+import type { Meta, MetaInference } from "./meta.ts";
 
 /**
  * A graph builder that knows the static metadata (dtype, shape, constant value) of every
@@ -17,7 +24,7 @@ export class Emitter {
     graph: Graph,
     readonly opset: number,
     readonly metas: Map<string, Meta>,
-    private readonly lookup: (opType: string) => Rule | undefined,
+    private readonly lookup: (opType: string) => MetaInference | undefined,
     names?: NameGen,
   ) {
     this.b = new GraphBuilder(graph, names);
@@ -100,6 +107,11 @@ export class Emitter {
   }
   neg(a: string): string {
     return this.op("Neg", [a]);
+  }
+
+  /** Cast to the float type of `like`: float64 when it is float64, else float32. */
+  castToFloat(x: string, like: string): string {
+    return this.op("Cast", [x], { to: this.dtype(like) === "float64" ? 11 : 1 });
   }
 
   /** Sum of several terms, skipping nulls; null when there are none. */

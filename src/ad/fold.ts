@@ -1,11 +1,3 @@
-import type { Dim, DType, Graph, Model, Node, Tensor, TensorData } from "../onnx/types.ts";
-import { elementCount, isFloat } from "../onnx/types.ts";
-import { toFloat64 } from "./check/evaluate.ts";
-import { numbers } from "./check/ndarray.ts";
-import { topologicalOrder } from "./prepare.ts";
-import type { Meta } from "./rule.ts";
-import { lookupRule } from "./table.ts";
-
 /**
  * Constant folding, driven by the rule table: each node's `infer` gives its outputs' metadata
  * (shape, and for shape arithmetic the known value), and a node whose inputs are all known
@@ -16,7 +8,18 @@ import { lookupRule } from "./table.ts";
  * This is what the shape subgraphs exporters emit need: `Shape → Gather → Unsqueeze → Concat
  * → Reshape` with a static input shape folds to a constant target; with a symbolic batch dim
  * the batch entry stays a runtime computation while the other entries become constants.
+ *
+ * @module
  */
+
+import type { Dim, DType, Graph, Model, Node, Tensor, TensorData } from "../onnx/types.ts";
+import { elementCount, isFloat } from "../onnx/types.ts";
+import { numbers, toFloat64 } from "./host/ndarray.ts";
+import { topologicalOrder } from "./prepare.ts";
+import type { Meta } from "./meta.ts";
+import { lookupRule } from "./table.ts";
+
+/** Options of `foldConstants`. */
 export interface FoldOptions {
   /** Shapes of graph inputs (symbolic dims allowed), overriding the declared ones. */
   inputShapes?: Record<string, Dim[]>;

@@ -3,7 +3,7 @@ import type { Dim, Graph, Model, Node } from "../onnx/types.ts";
 import { isFloat } from "../onnx/types.ts";
 import { NameGen } from "../onnx/names.ts";
 import { Emitter } from "./emit.ts";
-import type { Meta } from "./rule.ts";
+import type { Meta } from "./meta.ts";
 import { lookupRule, ruleFor } from "./table.ts";
 
 export interface TransformOptions {

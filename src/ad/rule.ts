@@ -1,19 +1,17 @@
+/**
+ * The rule interface: what one ONNX operator's table entry holds (attribute schema, shape
+ * inference, JVP rule, VJP rule, float64 reference semantics) and `defineRule`, which folds
+ * attribute parsing into the entry.
+ *
+ * @module
+ */
+
 import { z } from "zod";
 import { UserError } from "../errors.ts";
-import type { Dim, DType, Node, Tensor } from "../onnx/types.ts";
+import type { Node, Tensor } from "../onnx/types.ts";
 import { attrValues } from "../onnx/types.ts";
 import type { Emitter } from "./emit.ts";
-
-/** What is known statically about a value: element type, shape, and constant content. */
-export interface Meta {
-  dtype: DType;
-  /** `undefined` when the shape is unknown. Symbolic dims are strings. */
-  shape?: Dim[];
-  /** The value, when it is a known constant (initializer, Constant, folded shape arithmetic). */
-  value?: Tensor;
-  /** For 1-D int64 shape tensors: the (possibly symbolic) dims they hold, e.g. from Shape(x). */
-  dims?: Dim[];
-}
+import type { Meta, MetaInference } from "./meta.ts";
 
 interface NodeContext<A> {
   node: Node;
@@ -72,9 +70,8 @@ export interface EvalContext<A> extends NodeContext<A> {
 }
 
 /** A rule with its attribute parsing folded in, as the table stores it. */
-export interface Rule {
+export interface Rule extends MetaInference {
   parse(node: Node): unknown;
-  infer(node: Node, opset: number, inputs: (Meta | undefined)[]): Meta[];
   jvp?(
     node: Node,
     opset: number,

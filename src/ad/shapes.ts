@@ -1,3 +1,10 @@
+/**
+ * Shape arithmetic on possibly symbolic dims (numpy broadcasting, axis normalisation), shared
+ * by the rules, the drivers and the host reference code.
+ *
+ * @module
+ */
+
 import type { Dim } from "../onnx/types.ts";
 
 /** Numpy-style broadcast of two shapes; symbolic dims broadcast with 1 and with themselves. */

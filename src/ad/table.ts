@@ -1,3 +1,10 @@
+/**
+ * The one rule table, keyed by ONNX op type, assembled from the rule families in `rules/`,
+ * and the lookup that turns a missing rule into an error naming the op and the node.
+ *
+ * @module
+ */
+
 import { UserError } from "../errors.ts";
 import type { Node } from "../onnx/types.ts";
 import type { Rule } from "./rule.ts";
@@ -7,19 +14,25 @@ import { elementwiseRules } from "./rules/elementwise.ts";
 import { matmulRules } from "./rules/matmul.ts";
 import { lossRules } from "./rules/loss.ts";
 import { normalizationRules } from "./rules/normalization.ts";
-import { poolRules } from "./rules/pool.ts";
+import { gatherScatterRules } from "./rules/gather_scatter.ts";
+import { layoutRules } from "./rules/layout.ts";
+import { poolingRules } from "./rules/pooling.ts";
 import { reduceRules } from "./rules/reduce.ts";
-import { shapeRules } from "./rules/shape.ts";
+import { shapeValueRules } from "./rules/shape_values.ts";
+import { slicingRules } from "./rules/slicing.ts";
 
 /** The one table of per-operator rules, keyed by ONNX op type. */
 export const RULES: Record<string, Rule> = {
   ...elementwiseRules,
   ...binaryRules,
-  ...shapeRules,
+  ...shapeValueRules,
+  ...layoutRules,
+  ...slicingRules,
+  ...gatherScatterRules,
   ...reduceRules,
   ...matmulRules,
   ...convRules,
-  ...poolRules,
+  ...poolingRules,
   ...normalizationRules,
   ...lossRules,
 };

@@ -1,5 +1,5 @@
 import { foldConstants } from "../ad/fold.ts";
-import type { Meta } from "../ad/rule.ts";
+import type { Meta } from "../ad/meta.ts";
 import { UserError } from "../errors.ts";
 import { NameGen } from "../onnx/names.ts";
 import { int64Tensor, tensorNumbers } from "../onnx/tensor.ts";

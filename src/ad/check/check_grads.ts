@@ -1,13 +1,21 @@
+/**
+ * The gradient checker: a model's JVP graph against float64 central finite differences (host
+ * evaluation, independent of onnxruntime) and its VJP graph against the JVP through the
+ * inner-product identity ⟨u, J v⟩ = ⟨Jᵀu, v⟩, as JAX's `check_grads` does.
+ *
+ * @module
+ */
+
 import { UserError } from "../../errors.ts";
-import { mixSeeds, mulberry32 } from "../../data/shuffle.ts";
 import { encodeModel } from "../../onnx/encode.ts";
 import { Session } from "../../onnx/session.ts";
 import type { Dim, Model, Tensor } from "../../onnx/types.ts";
 import { elementCount, isFloat } from "../../onnx/types.ts";
 import { jvpTransform, TANGENT } from "../jvp.ts";
+import { seededNormals } from "../../random/seeded.ts";
 import { COTANGENT, GRAD, vjpTransform } from "../vjp.ts";
-import { evaluate } from "./evaluate.ts";
-import { floats } from "./ndarray.ts";
+import { evaluate } from "../host/evaluate.ts";
+import { floats } from "../host/ndarray.ts";
 
 export interface GradCheckOptions {
   /** Tensors to differentiate; default: every float initializer (else every float input). */
@@ -46,18 +54,15 @@ export interface GradCheckReport {
   inputShapes: Record<string, number[]>;
 }
 
-/** Seeded standard normals (Box–Muller) for check inputs and directions. */
+/** Seeded standard normals for check inputs and directions (src/random's counter-based stream). */
 export function normals(n: number, seed: number): Float32Array {
-  const rand = mulberry32(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(1 - rand()));
-    const t = 2 * Math.PI * rand();
-    out[i] = r * Math.cos(t);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(t);
-  }
-  return out;
+  return seededNormals(n, seed);
 }
+
+/** Roles of the checker's draws: one stream each, so inputs, directions and cotangents differ. */
+const INPUTS = 1;
+const DIRECTIONS = 2;
+const COTANGENTS = 3;
 
 function concrete(name: string, shape: Dim[] | undefined, given?: number[]): number[] {
   if (given) return given;
@@ -107,7 +112,7 @@ export async function checkGrads(
     }
     const dims = concrete(v.name, v.shape, options.inputShapes?.[v.name]);
     inputShapes[v.name] = dims;
-    feeds[v.name] = f32(dims, normals(elementCount(dims), mixSeeds(seed, 1, i)));
+    feeds[v.name] = f32(dims, seededNormals(elementCount(dims), seed, INPUTS, i));
   });
 
   const params: Record<string, Tensor> = {};
@@ -142,12 +147,12 @@ export async function checkGrads(
     const rows: GradCheckRow[] = [];
     const cot: Record<string, Float32Array> = {};
     const primal = evaluate(model, { ...feeds, ...params });
-    outputs.forEach((o, i) => (cot[o] = normals(primal[o].data.length, mixSeeds(seed, 3, i))));
+    outputs.forEach((o, i) => (cot[o] = seededNormals(primal[o].data.length, seed, COTANGENTS, i)));
 
     for (const [wi, w] of wrt.entries()) {
       const n = elementCount(params[w].dims);
       const tangents: Record<string, Tensor> = {};
-      const v = normals(K * n, mixSeeds(seed, 2, wi));
+      const v = seededNormals(K * n, seed, DIRECTIONS, wi);
       for (const u of wrt) {
         const m = elementCount(params[u].dims);
         tangents[`${u}${TANGENT}`] = f32(

@@ -1,11 +1,20 @@
+/**
+ * The binary family: broadcasting arithmetic (Add, Sub, Mul, Div, Pow), Where and the
+ * zero-derivative comparisons. Rules combine tangents aligned to the output's rank; the driver
+ * un-broadcasts their gradients back to each input's shape.
+ *
+ * @module
+ */
+
 import type { Dim, DType } from "../../onnx/types.ts";
-import { broadcastMap, castTensor } from "../check/ndarray.ts";
+import { broadcastMap, castTensor } from "../host/ndarray.ts";
 import type { Emitter } from "../emit.ts";
-import { defineRule, type Meta, type Rule, unsupported } from "../rule.ts";
+import type { Meta } from "../meta.ts";
+import { defineRule, type Rule, unsupported } from "../rule.ts";
 import { broadcastShapes, isStatic } from "../shapes.ts";
 import { alignTangent } from "../tangent.ts";
 import { noAttrs } from "./helpers.ts";
-import { shapeDims } from "./shape.ts";
+import { shapeDims } from "./shape_tracking.ts";
 
 /** Broadcast shape of all present inputs, dtype of the first. */
 function broadcastMeta(inputs: (Meta | undefined)[], dtypeFrom = 0): Meta {
@@ -201,8 +210,6 @@ export const binaryRules: Record<string, Rule> = {
 };
 
 function powDerivative(e: Emitter, a: string, p: string): string {
-  const pf = e.dtype(p) === e.dtype(a)
-    ? p
-    : e.op("Cast", [p], { to: e.dtype(a) === "float64" ? 11 : 1 });
+  const pf = e.dtype(p) === e.dtype(a) ? p : e.castToFloat(p, a);
   return e.mul(pf, e.op("Pow", [a, e.sub(pf, e.scalar(1, a))]));
 }

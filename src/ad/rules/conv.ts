@@ -1,18 +1,26 @@
+/**
+ * The convolution family (Conv, ConvTranspose), any rank, groups, dilations and auto_pad.
+ * Both are bilinear in (input, weight): each tangent term is the same op with one operand
+ * replaced by its tangent, the K axis folded into the batch or channel axis; the VJP terms are
+ * the transposed convolutions. Window geometry is shared with pooling (window.ts).
+ *
+ * @module
+ */
+
 import { UserError } from "../../errors.ts";
 import type { Dim, Node, Tensor } from "../../onnx/types.ts";
-import { floats, size, strides as rowStrides } from "../check/ndarray.ts";
+import { floats, size, strides as rowStrides } from "../host/ndarray.ts";
 import type { Emitter } from "../emit.ts";
-import { attrs, defineRule, type Meta, type Rule, unsupported, z } from "../rule.ts";
+import type { Meta } from "../meta.ts";
+import { attrs, defineRule, type Rule, unsupported, z } from "../rule.ts";
+import { extent, samePads, type Window, windowCount, windowFields } from "./window.ts";
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
 const convFields = {
-  auto_pad: z.enum(["NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"]).default("NOTSET"),
-  dilations: z.array(z.number()).optional(),
+  ...windowFields,
   group: z.number().default(1),
   kernel_shape: z.array(z.number()).optional(),
-  pads: z.array(z.number()).optional(),
-  strides: z.array(z.number()).optional(),
 };
 const convAttrs = attrs(convFields);
 const convTransposeAttrs = attrs({
@@ -22,23 +30,14 @@ const convTransposeAttrs = attrs({
 });
 type ConvAttrs = z.infer<typeof convTransposeAttrs>;
 
-/** A Conv/ConvTranspose node's geometry per spatial axis, with auto_pad resolved to pads. */
-interface Geometry {
-  kernel: number[];
-  strides: number[];
-  dilations: number[];
-  /** Resolved pads at the start and end of each axis (NaN where a symbolic size hides them). */
-  begin: number[];
-  end: number[];
+/**
+ * A Conv/ConvTranspose node's geometry per spatial axis, with auto_pad resolved to pads (NaN
+ * where a symbolic size hides them); symbolic inputs give output sizes whose symbolic names
+ * spell the formula.
+ */
+interface Geometry extends Window {
   /** ConvTranspose's output_padding (zeros for Conv). */
   outPad: number[];
-  /** Output spatial sizes; symbolic inputs give symbolic names that spell the formula. */
-  out: Dim[];
-}
-
-/** The extent of the dilated kernel on axis i. */
-function span(g: Geometry, i: number): number {
-  return (g.kernel[i] - 1) * g.dilations[i] + 1;
 }
 
 /** Kernel sizes from the weight's shape, checked against the kernel_shape attribute. */
@@ -92,7 +91,7 @@ function geometry(node: Node, a: ConvAttrs, x: Dim[], w: Dim[], transposed: bool
     out: [],
   };
   for (let i = 0; i < r; i++) {
-    const [h, s, ek] = [x[i + 2], strides[i], span(g, i)];
+    const [h, s, ek] = [x[i + 2], strides[i], extent(g, i)];
     if (transposed) transposeAxis(node, a, g, i, h, s, ek);
     else convAxis(node, a, g, i, h, s, ek);
   }
@@ -118,26 +117,25 @@ function convAxis(node: Node, a: ConvAttrs, g: Geometry, i: number, h: Dim, s: n
       g.out[i] = `ceil(${h}/${s})`;
       return;
     }
-    const out = Math.ceil(h / s);
-    const needed = (out - 1) * s + ek - h;
+    const { out, needed, head } = samePads(a.auto_pad, h, s, ek);
     // onnxruntime does not clamp a negative total pad; a kernel smaller than the stride can
     // leave it negative, and onnxruntime then shifts the windows where ONNX does not.
-    const ortBegin = Math.trunc(a.auto_pad === "SAME_LOWER" ? (needed + 1) / 2 : needed / 2);
-    if (needed < 0 && ortBegin !== 0) {
+    if (needed < 0 && head !== 0) {
       throw unsupported(
         node,
         "auto_pad",
         `= ${a.auto_pad} with a kernel this much smaller than the stride is computed differently by onnxruntime`,
       );
     }
+    // With a total pad ≥ 0 onnxruntime's split is ONNX's (the odd pixel at the end for UPPER).
     const total = Math.max(needed, 0);
-    g.begin[i] = a.auto_pad === "SAME_LOWER" ? Math.ceil(total / 2) : Math.floor(total / 2);
+    g.begin[i] = needed < 0 ? 0 : head;
     g.end[i] = total - g.begin[i];
     g.out[i] = out;
     return;
   }
   const span = g.begin[i] + g.end[i] - ek;
-  g.out[i] = typeof h === "number" ? Math.floor((h + span) / s) + 1 : `(${h}+${span})/${s}+1`;
+  g.out[i] = typeof h === "number" ? windowCount(h + span, s) : `(${h}+${span})/${s}+1`;
 }
 
 /**
@@ -476,7 +474,9 @@ const conv = defineRule(convAttrs, {
     let gW: string | null = null;
     if (needs[0]) {
       // ConvTranspose is Conv's adjoint; output_padding restores the rows the stride skipped.
-      const outPad = spatial.map((h, i) => (h + g.begin[i] + g.end[i] - span(g, i)) % g.strides[i]);
+      const outPad = spatial.map((h, i) =>
+        (h + g.begin[i] + g.end[i] - extent(g, i)) % g.strides[i]
+      );
       gX = b.op("ConvTranspose", [G, W], explicitAttrs({ ...g, outPad }, group, true));
     }
     if (needs[1]) {
@@ -484,7 +484,7 @@ const conv = defineRule(convAttrs, {
       // channel, channels = (group, N)) with kernel G, stride d and dilation s; its end pad is
       // cut to what the kernel reaches (the input is cropped if even that is too much).
       const endPad = spatial.map((h, i) =>
-        span(g, i) + (outSpatial[i] - 1) * g.strides[i] - h - g.begin[i]
+        extent(g, i) + (outSpatial[i] - 1) * g.strides[i] - h - g.begin[i]
       );
       const xT = cropEnd(
         b,
@@ -563,7 +563,7 @@ const convTranspose = defineRule(convTransposeAttrs, {
       // gW[c, m, q] = Σ_{n,i} X[n, c, i]·G[n, group(c)·M + m, i·s + q·d − begin]: a Conv over q
       // of G (batch = m, channels = (group, N)) with kernel X, stride d and dilation s.
       const endPad = outSpatial.map((h, i) =>
-        span(g, i) + (spatial[i] - 1) * g.strides[i] - h - g.begin[i]
+        extent(g, i) + (spatial[i] - 1) * g.strides[i] - h - g.begin[i]
       );
       const gT = cropEnd(
         b,

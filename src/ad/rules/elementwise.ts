@@ -1,8 +1,17 @@
+/**
+ * The elementwise family: ops of one differentiable input applied per element (activations,
+ * Exp, Log, Sqrt, Sin, ...), mostly one-line `unaryRule`s that multiply by the local
+ * derivative, plus Neg (linear), Dropout (inference form), Cast and Sign.
+ *
+ * @module
+ */
+
 import { dtypeFromCode } from "../../onnx/dtype.ts";
 import type { Emitter } from "../emit.ts";
 import type { DType, Tensor } from "../../onnx/types.ts";
-import { attrs, defineRule, type Meta, type Rule, unsupported, z } from "../rule.ts";
-import { castTensor, erf, floats, map } from "../check/ndarray.ts";
+import type { Meta } from "../meta.ts";
+import { attrs, defineRule, type Rule, unsupported, z } from "../rule.ts";
+import { castTensor, erf, floats, map } from "../host/ndarray.ts";
 import { indicator, linearUnaryRule, noAttrs, sameAsInput, unaryRule } from "./helpers.ts";
 
 const INTEGER = new Set<DType>(["int64", "int32", "int8", "uint8"]);
@@ -23,7 +32,6 @@ const alpha = (dflt: number) => attrs({ alpha: z.number().default(dflt) });
 /** Elementwise ops of one differentiable input. */
 export const elementwiseRules: Record<string, Rule> = {
   Neg: linearUnaryRule((e, t) => e.neg(t), (x) => -x),
-  Identity: linearUnaryRule((_e, t) => t, (x) => x),
   Relu: unaryRule(
     noAttrs,
     (e, x) => indicator(e, e.op("Greater", [x, e.scalar(0, x)]), x),
@@ -91,8 +99,8 @@ export const elementwiseRules: Record<string, Rule> = {
     },
     evaluate: ({ inputs, attrs }) => [castTensor(inputs[0]!, attrs.to)],
     // Float→float casts pass derivatives through (cast back to the source type on the way in).
-    jvp: ({ b, dx, y }) => [b.op("Cast", [dx[0]!], { to: b.dtype(y[0]) === "float64" ? 11 : 1 })],
-    vjp: ({ b, gy, x }) => [b.op("Cast", [gy[0]!], { to: b.dtype(x[0]) === "float64" ? 11 : 1 })],
+    jvp: ({ b, dx, y }) => [b.castToFloat(dx[0]!, y[0])],
+    vjp: ({ b, gy, x }) => [b.castToFloat(gy[0]!, x[0])],
   }),
   Sign: defineRule(noAttrs, {
     infer: ({ inputs }) => sameAsInput(inputs),

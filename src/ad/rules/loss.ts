@@ -1,13 +1,22 @@
+/**
+ * Piecewise and saturating ops that loss heads and activations use (ReduceMax, Clip, Gelu):
+ * their derivatives pick or weight elements where the maximum, the bounds or the
+ * approximation say.
+ *
+ * @module
+ */
+
 import { UserError } from "../../errors.ts";
 import type { Node, Tensor } from "../../onnx/types.ts";
-import { erf, floats, map, numbers } from "../check/ndarray.ts";
+import { erf, floats, map, numbers } from "../host/ndarray.ts";
 import type { Emitter } from "../emit.ts";
-import { attrs, defineRule, type Meta, type Rule, z } from "../rule.ts";
+import type { Meta } from "../meta.ts";
+import { attrs, defineRule, type Rule, z } from "../rule.ts";
 import { normAxis } from "../shapes.ts";
 import { alignTangent } from "../tangent.ts";
 import { indicator, sameAsInput } from "./helpers.ts";
 import { groupsOf } from "./normalization.ts";
-import { constInts } from "./shape.ts";
+import { constInts } from "./shape_tracking.ts";
 
 // ---------------------------------------------------------------- ReduceMax
 

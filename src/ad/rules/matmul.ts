@@ -1,8 +1,17 @@
+/**
+ * The matrix-product family (MatMul with numpy broadcasting, Gemm): bilinear, so each tangent
+ * term is a product with one operand replaced by its tangent, and the VJP terms are products
+ * with the other operand transposed.
+ *
+ * @module
+ */
+
 import { UserError } from "../../errors.ts";
 import type { Dim, Tensor } from "../../onnx/types.ts";
-import { broadcastIndex, floats, size } from "../check/ndarray.ts";
+import { broadcastIndex, floats, size } from "../host/ndarray.ts";
 import type { Emitter } from "../emit.ts";
-import { attrs, defineRule, type Meta, type Rule, z } from "../rule.ts";
+import type { Meta } from "../meta.ts";
+import { attrs, defineRule, type Rule, z } from "../rule.ts";
 import { broadcastShapes } from "../shapes.ts";
 import { alignTangent, unbroadcast } from "../tangent.ts";
 import { noAttrs } from "./helpers.ts";

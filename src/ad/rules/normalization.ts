@@ -1,6 +1,14 @@
+/**
+ * The normalization family (Softmax, LogSoftmax, BatchNormalization in inference form,
+ * LayerNormalization): reductions over axis groups whose derivatives are written with the
+ * forward outputs.
+ *
+ * @module
+ */
+
 import { UserError } from "../../errors.ts";
 import type { Node, Tensor } from "../../onnx/types.ts";
-import { broadcastMap, floats, size, strides } from "../check/ndarray.ts";
+import { broadcastMap, floats, size, strides } from "../host/ndarray.ts";
 import type { Emitter } from "../emit.ts";
 import { attrs, defineRule, type Rule, unsupported, z } from "../rule.ts";
 import { normAxis, sameShape, staticSize } from "../shapes.ts";
@@ -258,7 +266,7 @@ function layerNormPrimal(b: Emitter, x: string, a: LayerNormAttrs) {
 function inverseCount(b: Emitter, x: string, mean: string, axes: number[]): string {
   const n = staticSize(axes.map((a) => b.shape(x)[a]));
   if (n !== undefined) return b.scalar(1 / n, x);
-  const cast = (t: string) => b.op("Cast", [t], { to: b.dtype(x) === "float64" ? 11 : 1 });
+  const cast = (t: string) => b.castToFloat(t, x);
   return b.div(cast(b.op("Size", [mean])), cast(b.op("Size", [x])));
 }
 

@@ -1,9 +1,17 @@
+/**
+ * The reduction family (ReduceSum, ReduceMean): linear, so the tangent is reduced the same
+ * way (axes shifted past K) and the cotangent is spread back over the reduced axes.
+ *
+ * @module
+ */
+
 import type { Dim, Tensor } from "../../onnx/types.ts";
-import { floats, strides } from "../check/ndarray.ts";
+import { floats, strides } from "../host/ndarray.ts";
 import type { Emitter } from "../emit.ts";
-import { attrs, defineRule, type Meta, type Rule, z } from "../rule.ts";
+import type { Meta } from "../meta.ts";
+import { attrs, defineRule, type Rule, z } from "../rule.ts";
 import { normAxis } from "../shapes.ts";
-import { constInts } from "./shape.ts";
+import { constInts } from "./shape_tracking.ts";
 
 const reduceAttrs = attrs({
   axes: z.array(z.number()).optional(),
@@ -95,9 +103,7 @@ function reduction(op: "ReduceSum" | "ReduceMean"): Rule {
       const g = spread(b, gy[0]!, x[0], axes, attrs.keepdims === 1);
       if (!mean) return [g, null];
       // Divide by the number of reduced elements, from runtime sizes (dims may be symbolic).
-      const count = b.op("Cast", [b.div(b.op("Size", [x[0]]), b.op("Size", [y[0]]))], {
-        to: b.dtype(x[0]) === "float64" ? 11 : 1,
-      });
+      const count = b.castToFloat(b.div(b.op("Size", [x[0]]), b.op("Size", [y[0]])), x[0]);
       return [b.div(g, count), null];
     },
   });
@@ -106,11 +112,4 @@ function reduction(op: "ReduceSum" | "ReduceMean"): Rule {
 export const reduceRules: Record<string, Rule> = {
   ReduceSum: reduction("ReduceSum"),
   ReduceMean: reduction("ReduceMean"),
-  Size: defineRule(attrs({}), {
-    infer: () => [{ dtype: "int64", shape: [] }],
-    evaluate: (
-      { inputs },
-    ) => [{ dtype: "int64", dims: [], data: BigInt64Array.of(BigInt(inputs[0]!.data.length)) }],
-    zeroDerivative: true,
-  }),
 };

@@ -1,11 +1,16 @@
+/**
+ * Minimal host ndarray helpers for the float64 reference code (the rules' `evaluate`, constant
+ * folding, the checker). Floats are Float64Array; int64 stays BigInt64Array; bool is
+ * Uint8Array.
+ *
+ * @module
+ */
+
 import { dtypeFromCode } from "../../onnx/dtype.ts";
 import type { Dim, DType, Tensor } from "../../onnx/types.ts";
 import { broadcastShapes } from "../shapes.ts";
 
-/**
- * Minimal host ndarray helpers for the float64 reference evaluator. Floats are Float64Array;
- * int64 stays BigInt64Array; bool is Uint8Array.
- */
+/** A float64 tensor of `dims`: a copy of `data`, or zeros. */
 export function f64(dims: number[], data?: ArrayLike<number>): Tensor {
   const n = dims.reduce((a, b) => a * b, 1);
   return { dtype: "float64", dims, data: data ? Float64Array.from(data) : new Float64Array(n) };
@@ -13,6 +18,12 @@ export function f64(dims: number[], data?: ArrayLike<number>): Tensor {
 
 export function numbers(t: Tensor): number[] {
   return Array.from(t.data as ArrayLike<number | bigint>, Number);
+}
+
+/** Float tensors become float64: the reference evaluator computes in double precision. */
+export function toFloat64(t: Tensor): Tensor {
+  if (t.dtype !== "float32") return t;
+  return { dtype: "float64", dims: [...t.dims], data: floats(t) };
 }
 
 /** Float data as float64 (ints converted). */
@@ -28,6 +39,12 @@ export function strides(dims: number[]): number[] {
 
 export function size(dims: number[]): number {
   return dims.reduce((a, b) => a * b, 1);
+}
+
+/** Writes into `out` the multi-index of flat position `i` of `dims` (row-major `str`). */
+export function unravel(i: number, dims: number[], str: number[], out: number[]): number[] {
+  for (let a = 0; a < dims.length; a++) out[a] = Math.floor(i / str[a]) % dims[a];
+  return out;
 }
 
 function asNumbers(dims: Dim[]): number[] {

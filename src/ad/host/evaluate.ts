@@ -1,14 +1,15 @@
+/**
+ * The float64 reference evaluator: runs a whole model on the host with each rule's
+ * `evaluate`, the finite-difference side of the gradient checks.
+ *
+ * @module
+ */
+
 import { UserError } from "../../errors.ts";
 import type { Model, Tensor } from "../../onnx/types.ts";
 import { topologicalOrder } from "../prepare.ts";
 import { lookupRule } from "../table.ts";
-import { floats } from "./ndarray.ts";
-
-/** Float tensors become float64: the reference evaluator computes in double precision. */
-export function toFloat64(t: Tensor): Tensor {
-  if (t.dtype !== "float32") return t;
-  return { dtype: "float64", dims: [...t.dims], data: floats(t) };
-}
+import { toFloat64 } from "./ndarray.ts";
 
 /**
  * Evaluates a model on the host in float64 with each op's reference semantics, independent
