@@ -5,7 +5,7 @@ import { createProgress } from "../report/progress.ts";
 import { formatTable } from "../report/table.ts";
 import { TrainConfigSchema } from "../train/config.ts";
 import { defaultDataset, defaultLr } from "../train/defaults.ts";
-import { fileModelLr, looksLikeModelFile } from "../train/model_source.ts";
+import { fileModelLr, looksLikeModelFile } from "../model/model_source.ts";
 import { methodsOf, resumeTrain, type RunSummary, train, type TrainOptions } from "../train/run.ts";
 import { type CliOption, parseCli } from "./args.ts";
 import { runMain } from "./main_wrapper.ts";

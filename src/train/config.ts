@@ -3,7 +3,7 @@ import { MODEL_NAMES } from "../onnx/models/registry.ts";
 
 /** Every resolved training option; summary.json records it in full. */
 export const TrainConfigSchema = z.strictObject({
-  /** A built-in model name or the path of an ONNX file (model_source.ts). */
+  /** A built-in model name or the path of an ONNX file (model/model_source.ts). */
   model: z.union([z.enum(MODEL_NAMES), z.string().min(1)]),
   /** A model option: hidden sizes for mlp (e.g. [64, 64]). */
   hidden: z.array(z.int().positive()).optional(),
@@ -39,7 +39,7 @@ export const TrainConfigSchema = z.strictObject({
   out: z.string().optional(),
   json: z.boolean(),
   /**
-   * Reliability (checkpoint.ts, supervisor.ts). They change how a run survives trouble, never
+   * Reliability (checkpoint.ts, supervised_pool.ts). They change how a run survives trouble, never
    * its result, so a resumed run may change them. Checkpoint every n steps (0: only when the
    * run stops; default 500); recomputations of one step after worker failures (default 3);
    * seconds a worker may take to answer (default: max(30 s, 20 × the median call)).

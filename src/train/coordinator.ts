@@ -6,11 +6,11 @@ import type { LogRow, MethodState, MethodSummary, RunStatus } from "./checkpoint
 import { isEvaluation } from "./checkpoint.ts";
 import { combineEstimates } from "./combine.ts";
 import { type Method, totalSteps, type TrainConfig } from "./config.ts";
-import type { TrainingGraphs } from "./graphs.ts";
-import { BackpropResultSchema, EvaluationSchema, ForwardResultSchema } from "./messages.ts";
+import type { TrainingGraphs } from "../model/graphs.ts";
+import { BackpropResultSchema, EvaluationSchema, ForwardResultSchema } from "../engine/messages.ts";
 import { type MetricRow, RunningLoss } from "./metrics.ts";
 import { createOptimizer, type OptimizerState } from "./optimizers.ts";
-import type { ParamLayout } from "./params.ts";
+import type { ParamLayout } from "../model/params.ts";
 import { learningRate } from "./schedules.ts";
 import {
   FailureBudget,
@@ -18,10 +18,10 @@ import {
   SUPERVISION_DEFAULTS,
   WorkerFailureError,
   type WorkerFailureEvent,
-} from "./supervisor.ts";
-import type { BackpropWorkerApi, ForwardWorkerApi } from "./worker_apis.ts";
+} from "./supervised_pool.ts";
+import type { BackpropWorkerApi, ForwardWorkerApi } from "../engine/worker_api.ts";
 import type { ProgressUpdate } from "../report/progress.ts";
-import { type SpawnFn, spawnWorker } from "./worker_pool.ts";
+import { type SpawnFn, spawnWorker } from "./spawn.ts";
 
 /** What a method reports after each step: the progress display's update. */
 export type MethodProgress = ProgressUpdate;
@@ -76,7 +76,7 @@ type AnyWorkerApi = ForwardWorkerApi | BackpropWorkerApi;
  * tangents; the coordinator averages (weighted by shard size, so the mean is unbiased for the
  * batch) and steps. Backprop: one worker computes the exact batch gradient.
  *
- * Workers are supervised (supervisor.ts): a failed one is replaced and its part of the step
+ * Workers are supervised (supervised_pool.ts): a failed one is replaced and its part of the step
  * recomputed, bit-identically. An interrupted run (input.signal) returns with status
  * "interrupted". A run that diverges or runs out of worker retries throws the DivergenceError
  * or WorkerFailureError, after its final evaluation; `stoppedResult(error)` then gives the

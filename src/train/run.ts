@@ -28,12 +28,12 @@ import {
   runMethod,
   stoppedResult,
 } from "./coordinator.ts";
-import { trainingGraphs } from "./graphs.ts";
+import { trainingGraphs } from "../model/graphs.ts";
 import type { MetricRow } from "./metrics.ts";
-import { loadModelSource, type ModelSource } from "./model_source.ts";
-import { type ParamLayout, paramLayout, sharedParams } from "./params.ts";
-import { WorkerFailureError, type WorkerFailureEvent } from "./supervisor.ts";
-import type { SpawnFn } from "./worker_pool.ts";
+import { loadModelSource, type ModelSource } from "../model/model_source.ts";
+import { type ParamLayout, paramLayout, sharedParams } from "../model/params.ts";
+import { WorkerFailureError, type WorkerFailureEvent } from "./supervised_pool.ts";
+import type { SpawnFn } from "./spawn.ts";
 import {
   assertFreshOutDir,
   createRunDir,

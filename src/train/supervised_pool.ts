@@ -13,7 +13,7 @@
 import type * as Comlink from "comlink";
 import { RunError, UserError } from "../errors.ts";
 import type { Method } from "./config.ts";
-import { type Spawned, type SpawnFn, WorkerCrashError, type WorkerKind } from "./worker_pool.ts";
+import { type Spawned, type SpawnFn, WorkerCrashError, type WorkerKind } from "./spawn.ts";
 
 /** Defaults of `--max-retries` and of the adaptive timeout. */
 export const SUPERVISION_DEFAULTS = {
