@@ -4,7 +4,7 @@ import { loadPenguins } from "../src/data/penguins.ts";
 import { trainableParameters } from "../src/onnx/models/parameters.ts";
 import { createModel } from "../src/onnx/models/registry.ts";
 import { BackpropEngine } from "../src/engine/backprop_engine.ts";
-import { combineEstimates, type WorkerEstimate } from "../src/train/combine.ts";
+import { combineEstimates, type WorkerEstimate } from "../src/train/steps/combine.ts";
 import { ForwardEngine } from "../src/engine/forward_engine.ts";
 import { trainingGraphs } from "../src/model/graphs.ts";
 import { paramLayout, sharedParams } from "../src/model/params.ts";

@@ -14,7 +14,7 @@ import { vjpTransform } from "../../src/ad/vjp.ts";
 import { encodeModel } from "../../src/onnx/encode.ts";
 import type { ModelName } from "../../src/onnx/models/registry.ts";
 import type { TangentDist } from "../../src/random/tangents.ts";
-import { combineEstimates } from "../../src/train/combine.ts";
+import { combineEstimates } from "../../src/train/steps/combine.ts";
 import type { ForwardEngine } from "../../src/engine/forward_engine.ts";
 import { lossOnly } from "../../src/model/graphs.ts";
 import { cosine, relativeError } from "../lib/check.ts";

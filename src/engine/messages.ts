@@ -1,5 +1,5 @@
 /**
- * Messages that cross the worker boundary, parsed on arrival (DESIGN: no unchecked casts).
+ * Messages that cross the worker boundary, parsed on arrival (no unchecked casts there).
  * Every worker-side shape is declared here once, as a zod schema; its TypeScript type is the
  * schema's `z.infer`, so the engines, the worker API and the coordinator share one definition.
  *
@@ -25,7 +25,11 @@ const int = z.int().nonnegative();
 /** The tangent distributions (random/tangents.ts TangentDist); the config's option too. */
 export const TangentDistSchema = z.enum(["normal", "rademacher"]);
 
-const SplitSchema = z.object({ x: f32, y: z.instanceof(Int32Array), count: int });
+const i32 = z.custom<Int32Array>(
+  (v) => v instanceof Int32Array,
+  "Input not instance of Int32Array",
+);
+const SplitSchema = z.object({ x: f32, y: i32, count: int });
 
 /** Evaluation data and graph, given to the one worker that evaluates. */
 export const EvalSetupSchema = z.object({

@@ -1,5 +1,20 @@
+/**
+ * The training configuration: every resolved option, as a zod schema. Its option enums are
+ * the one source of truth for the command line's choices too (`XSchema.options`).
+ *
+ * @module
+ */
 import { z } from "zod";
+import { TangentDistSchema } from "../engine/messages.ts";
 import { MODEL_NAMES } from "../onnx/models/registry.ts";
+
+export { TangentDistSchema };
+/** Which methods a run trains. */
+export const MethodChoiceSchema = z.enum(["forward", "backprop", "both"]);
+/** How forward-gradient workers draw their tangents. */
+export const TangentModeSchema = z.enum(["independent", "shared"]);
+export const OptimizerSchema = z.enum(["sgd", "momentum", "adam"]);
+export const LrScheduleSchema = z.enum(["constant", "exp", "cosine"]);
 
 /** Every resolved training option; summary.json records it in full. */
 export const TrainConfigSchema = z.strictObject({
@@ -17,17 +32,17 @@ export const TrainConfigSchema = z.strictObject({
   labelColumn: z.string().optional(),
   trainCount: z.int().positive().optional(),
   testCount: z.int().positive().optional(),
-  method: z.enum(["forward", "backprop", "both"]),
+  method: MethodChoiceSchema,
   workers: z.int().positive(),
   tangents: z.int().positive(),
-  tangentMode: z.enum(["independent", "shared"]),
-  tangentDist: z.enum(["normal", "rademacher"]),
+  tangentMode: TangentModeSchema,
+  tangentDist: TangentDistSchema,
   batchSize: z.int().positive(),
-  optimizer: z.enum(["sgd", "momentum", "adam"]),
+  optimizer: OptimizerSchema,
   /** Learning rate per method (forward gradients need smaller steps than backprop). */
   lrForward: z.number().positive(),
   lrBackprop: z.number().positive(),
-  lrSchedule: z.enum(["constant", "exp", "cosine"]),
+  lrSchedule: LrScheduleSchema,
   lrDecay: z.number().nonnegative(),
   steps: z.int().positive().optional(),
   epochs: z.int().positive().optional(),
@@ -49,7 +64,8 @@ export const TrainConfigSchema = z.strictObject({
   stepTimeout: z.number().positive().optional(),
 });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
-export type Method = "forward" | "backprop";
+/** One training method (a run trains one or both). */
+export type Method = Exclude<z.infer<typeof MethodChoiceSchema>, "both">;
 
 /** The step budget: --steps, else --epochs worth of batches. */
 export function totalSteps(config: TrainConfig, stepsPerEpoch: number): number {
