@@ -6,7 +6,6 @@
  * @module
  */
 import { UserError } from "../errors.ts";
-import type { RunStatus } from "./checkpoint.ts";
 import type { Method, TrainConfig } from "./config.ts";
 import type { RunningLoss } from "./metrics.ts";
 import { WorkerFailureError } from "./supervised_pool.ts";
@@ -64,6 +63,3 @@ export function checkFinite(loss: number, grad: Float32Array, step: number, meth
     );
   }
 }
-
-/** The status a run that was not stopped by an error ends with. */
-export type EndStatus = Extract<RunStatus, "complete" | "interrupted">;

@@ -1,7 +1,7 @@
 /**
  * The step strategy: how one gradient estimator takes a training step on the workers. The
- * coordinator stays the same for every estimator; a strategy, selected by the config (see
- * `stepStrategy` in coordinator.ts), says
+ * coordinator stays the same for every estimator; a strategy, selected by the config (runMethod
+ * in coordinator.ts picks one by `method`; forwardStep reads `tangentMode`), says
  *
  * - what its workers are (kind, count) and what each one's init holds,
  * - how a batch fans out to them (the calls and the parsed replies),
