@@ -62,12 +62,12 @@ export {
 } from "./src/train/run.ts";
 // Checkpoints and worker supervision: resume a run, read its state, recognise a stopped run.
 export { readCheckpoint, type RunCheckpoint, type RunStatus } from "./src/train/checkpoint.ts";
-export { WorkerFailureError, type WorkerFailureEvent } from "./src/train/supervisor.ts";
+export { WorkerFailureError, type WorkerFailureEvent } from "./src/train/supervised_pool.ts";
 // Bring your own model: a built-in name or an ONNX file (torch.onnx.export) in training form.
 export {
   loadModelSource,
   type ModelSource,
   type ModelSourceOptions,
-} from "./src/train/model_source.ts";
+} from "./src/model/model_source.ts";
 export type { TrainConfig } from "./src/train/config.ts";
 export { UserError } from "./src/errors.ts";

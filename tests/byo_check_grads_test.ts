@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { checkGrads } from "../src/ad/check/check_grads.ts";
 import { withLoss } from "../src/onnx/models/loss.ts";
 import type { Model } from "../src/onnx/types.ts";
-import { modelSourceFrom } from "../src/train/model_source.ts";
+import { modelSourceFrom } from "../src/model/model_source.ts";
 import { torchCnn, torchMlp, torchZoo, writeTemp } from "./byo_fixtures.ts";
 
 // check-grads on PyTorch-style files, prepared as training prepares them (folded, x → logits,

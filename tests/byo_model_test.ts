@@ -5,8 +5,8 @@ import { decodeModel } from "../src/onnx/decode.ts";
 import { encodeModel } from "../src/onnx/encode.ts";
 import { Session } from "../src/onnx/session.ts";
 import type { Model, Tensor } from "../src/onnx/types.ts";
-import { loadModelSource, modelSourceFrom } from "../src/train/model_source.ts";
-import { paramLayout, sharedParams } from "../src/train/params.ts";
+import { loadModelSource, modelSourceFrom } from "../src/model/model_source.ts";
+import { paramLayout, sharedParams } from "../src/model/params.ts";
 import { torchCnn, torchMlp, torchZoo, writeTemp } from "./byo_fixtures.ts";
 
 const KMNIST = { featureShape: [1, 28, 28], classes: 10, name: "kmnist" };

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { UserError } from "../src/errors.ts";
-import { globToRegExp, selectParameters } from "../src/train/param_select.ts";
+import { globToRegExp, selectParameters } from "../src/model/param_select.ts";
 
 const NAMES = [
   "conv1.weight",

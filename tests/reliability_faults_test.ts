@@ -3,7 +3,7 @@ import { UserError } from "../src/errors.ts";
 import { readCheckpoint } from "../src/train/checkpoint.ts";
 import type { TrainConfig } from "../src/train/config.ts";
 import { resumeTrain, train } from "../src/train/run.ts";
-import { WorkerFailureError } from "../src/train/supervisor.ts";
+import { WorkerFailureError } from "../src/train/supervised_pool.ts";
 import {
   assertSameModels,
   evaluations,

@@ -1,11 +1,6 @@
 /** Shared by the reliability tests: fault-injecting worker factories and run comparisons. */
 import assert from "node:assert/strict";
-import {
-  type SpawnFn,
-  spawnWorker,
-  spawnWorkerAt,
-  type WorkerKind,
-} from "../src/train/worker_pool.ts";
+import { type SpawnFn, spawnWorker, spawnWorkerAt, type WorkerKind } from "../src/train/spawn.ts";
 
 export interface Fault {
   /** Which kind of worker misbehaves. */

@@ -4,7 +4,7 @@ import { planResume } from "../src/cli/train_resume.ts";
 import { UserError } from "../src/errors.ts";
 import { readCheckpoint } from "../src/train/checkpoint.ts";
 import type { TrainConfig } from "../src/train/config.ts";
-import { DivergenceError } from "../src/train/coordinator.ts";
+import { DivergenceError } from "../src/train/stopping.ts";
 import type { Method } from "../src/train/config.ts";
 import { resumeTrain, type RunSummary, train, type TrainOptions } from "../src/train/run.ts";
 import { assertSameModels, evaluations, exists } from "./reliability_helpers.ts";

@@ -8,8 +8,8 @@ import {
   SUPERVISION_DEFAULTS,
   WorkerFailureError,
   type WorkerFailureEvent,
-} from "../src/train/supervisor.ts";
-import { type Spawned, WorkerCrashError } from "../src/train/worker_pool.ts";
+} from "../src/train/supervised_pool.ts";
+import { type Spawned, WorkerCrashError } from "../src/train/spawn.ts";
 
 interface FakeApi {
   init(raw: unknown): Promise<void>;

@@ -3,11 +3,11 @@ import { gatherBatch, shardRange } from "../src/data/batches.ts";
 import { loadPenguins } from "../src/data/penguins.ts";
 import { trainableParameters } from "../src/onnx/models/parameters.ts";
 import { createModel } from "../src/onnx/models/registry.ts";
-import { BackpropEngine } from "../src/train/backprop_engine.ts";
-import { combineEstimates, type WorkerEstimate } from "../src/train/combine.ts";
-import { ForwardEngine } from "../src/train/forward_engine.ts";
-import { trainingGraphs } from "../src/train/graphs.ts";
-import { paramLayout, sharedParams } from "../src/train/params.ts";
+import { BackpropEngine } from "../src/engine/backprop_engine.ts";
+import { combineEstimates, type WorkerEstimate } from "../src/train/steps/combine.ts";
+import { ForwardEngine } from "../src/engine/forward_engine.ts";
+import { trainingGraphs } from "../src/model/graphs.ts";
+import { paramLayout, sharedParams } from "../src/model/params.ts";
 
 // One step's estimates, computed with the same engines the workers run, in this thread.
 const data = await loadPenguins({ seed: 0 });
@@ -49,13 +49,13 @@ async function shardEstimates(
 ): Promise<WorkerEstimate[]> {
   return await Promise.all(es.map(async (e, w) => {
     const { start, end } = shardRange(32, es.length, w);
-    const r = await e.step(
+    const r = await e.step({
       step,
-      batch.x.slice(start * 4, end * 4),
-      labels.slice(start * 3, end * 3),
-      end - start,
+      x: batch.x.slice(start * 4, end * 4),
+      labels: labels.slice(start * 3, end * 3),
+      count: end - start,
       wantEstimate,
-    );
+    });
     return { weight: (end - start) / 32, ...r };
   }));
 }
@@ -63,7 +63,7 @@ async function shardEstimates(
 async function exactGradient(): Promise<Float32Array> {
   const { vjp } = trainingGraphs(model, names, 1, { jvp: false });
   const b = await BackpropEngine.create({ vjp, layout, params, featureShape: [4], classes: 3 });
-  const { gradient } = await b.step(batch.x, labels, 32);
+  const { gradient } = await b.step({ x: batch.x, labels, count: 32 });
   await b.release();
   return gradient;
 }
@@ -130,9 +130,9 @@ Deno.test("workers rebuilding slices of the shared-tangent estimate give the coo
   for (const p of parts) p.scalars.forEach((s, k) => (sums[k] += p.weight * s));
   // Uneven slices, one rebuilt twice (a retried worker): the result must not change.
   const cut = 1000;
-  es[0].rebuild(9, sums, 0, cut);
-  es[1].rebuild(9, sums, cut, layout.total);
-  es[1].rebuild(9, sums, cut, layout.total);
+  es[0].rebuild(9, sums, { start: 0, end: cut });
+  es[1].rebuild(9, sums, { start: cut, end: layout.total });
+  es[1].rebuild(9, sums, { start: cut, end: layout.total });
   assert.deepEqual(into, Float32Array.from(serial));
   await Promise.all(es.map((e) => e.release()));
 });

@@ -3,7 +3,7 @@ import { loadDataset } from "../src/data/load.ts";
 import { decodeModel } from "../src/onnx/decode.ts";
 import { encodeModel } from "../src/onnx/encode.ts";
 import { withLoss } from "../src/onnx/models/loss.ts";
-import { Evaluator } from "../src/train/evaluator.ts";
+import { Evaluator } from "../src/engine/evaluator.ts";
 import { train } from "../src/train/run.ts";
 import { tempOut, testConfig } from "./train_helpers.ts";
 

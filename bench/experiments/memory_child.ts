@@ -13,10 +13,10 @@ import { encodeModel } from "../../src/onnx/encode.ts";
 import { trainableParameters } from "../../src/onnx/models/parameters.ts";
 import { createModel } from "../../src/onnx/models/registry.ts";
 import { Session } from "../../src/onnx/session.ts";
-import { BackpropEngine } from "../../src/train/backprop_engine.ts";
-import { ForwardEngine } from "../../src/train/forward_engine.ts";
-import { lossOnly, parametersAsInputs } from "../../src/train/graphs.ts";
-import { paramLayout, paramViews, sharedParams } from "../../src/train/params.ts";
+import { BackpropEngine } from "../../src/engine/backprop_engine.ts";
+import { ForwardEngine } from "../../src/engine/forward_engine.ts";
+import { lossOnly, parametersAsInputs } from "../../src/model/graphs.ts";
+import { paramLayout, paramViews, sharedParams } from "../../src/model/params.ts";
 import { interleaveTangentNodes } from "../lib/reorder.ts";
 
 const [depth, width, batch] = Deno.args.slice(0, 3).map(Number);
@@ -79,11 +79,11 @@ if (kind === "forward") {
     stream: 0,
     dist: "normal",
   });
-  step = (i) => e.step(i, x, labels, batch, true);
+  step = (i) => e.step({ step: i, x, labels, count: batch, wantEstimate: true });
   release = () => e.release();
 } else if (kind === "backprop") {
   const e = await BackpropEngine.create({ ...common, vjp: encodeModel(vjpTransform(f, { wrt })) });
-  step = () => e.step(x, labels, batch);
+  step = () => e.step({ x, labels, count: batch });
   release = () => e.release();
 } else {
   throw new Error(`unknown kind ${kind}`);

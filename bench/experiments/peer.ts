@@ -9,7 +9,7 @@ import { jvpTransform } from "../../src/ad/jvp.ts";
 import { vjpTransform } from "../../src/ad/vjp.ts";
 import { encodeModel } from "../../src/onnx/encode.ts";
 import type { ModelName } from "../../src/onnx/models/registry.ts";
-import { lossOnly } from "../../src/train/graphs.ts";
+import { lossOnly } from "../../src/model/graphs.ts";
 import { relativeError } from "../lib/check.ts";
 import { fixture } from "../lib/fixtures.ts";
 import { handJvp, handVjp } from "../lib/hand_mlp.ts";
@@ -96,7 +96,7 @@ export async function run(ctx: BenchContext): Promise<ResultFile<PeerData>> {
     const peer = tfjsModel(f);
     try {
       // Agreement first: same loss and gradients from the same weights and batch.
-      const ours = await back.step(f.batch.x, f.batch.labels, f.batch.count);
+      const ours = await back.step(f.batch);
       const tolerance = 1e-3;
       const lossErr = Math.abs(ours.loss - peer.loss()) / Math.abs(ours.loss);
       let gradErr: number | null = null;

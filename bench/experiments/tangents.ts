@@ -14,9 +14,9 @@ import { vjpTransform } from "../../src/ad/vjp.ts";
 import { encodeModel } from "../../src/onnx/encode.ts";
 import type { ModelName } from "../../src/onnx/models/registry.ts";
 import type { TangentDist } from "../../src/random/tangents.ts";
-import { combineEstimates } from "../../src/train/combine.ts";
-import type { ForwardEngine } from "../../src/train/forward_engine.ts";
-import { lossOnly } from "../../src/train/graphs.ts";
+import { combineEstimates } from "../../src/train/steps/combine.ts";
+import type { ForwardEngine } from "../../src/engine/forward_engine.ts";
+import { lossOnly } from "../../src/model/graphs.ts";
 import { cosine, relativeError } from "../lib/check.ts";
 import { type Fixture, fixture } from "../lib/fixtures.ts";
 import { backpropEngine, forwardEngine } from "../lib/kit.ts";
@@ -97,13 +97,13 @@ async function measurePoint(
   /** One step as the coordinator takes it: worker step, then combineEstimates. */
   const takeStep = async (dist: TangentDist, mode: Mode, s: number, out: Float32Array) => {
     const t0 = performance.now();
-    const r = await engines[dist].step(
-      s,
-      f.batch.x,
-      f.batch.labels,
-      f.batch.count,
-      mode === "independent",
-    );
+    const r = await engines[dist].step({
+      step: s,
+      x: f.batch.x,
+      labels: f.batch.labels,
+      count: f.batch.count,
+      wantEstimate: mode === "independent",
+    });
     const t1 = performance.now();
     combineEstimates(
       [{ weight: 1, loss: r.loss, scalars: r.scalars, estimate: r.estimate }],
@@ -184,7 +184,7 @@ export async function run(ctx: BenchContext): Promise<ResultFile<TangentData>> {
       f,
       encodeModel(vjpTransform(lossOnly(f.model), { wrt: f.wrt })),
     );
-    const { gradient } = await back.step(f.batch.x, f.batch.labels, f.batch.count);
+    const { gradient } = await back.step(f.batch);
     await back.release();
     const points: TangentPoint[] = [];
     for (const K of Ks) points.push(await measurePoint(ctx, f, K, gradient));

@@ -7,7 +7,7 @@
  * workers (independent mode) at the rate its K = 1 sweep chose.
  */
 import type { ModelName } from "../../src/onnx/models/registry.ts";
-import { DivergenceError } from "../../src/train/coordinator.ts";
+import { DivergenceError } from "../../src/train/stopping.ts";
 import type { Method } from "../../src/train/config.ts";
 import { DEFAULT_LR } from "../../src/train/defaults.ts";
 import { benchConfig, type Setup, setup, timedRun } from "../lib/coordinator_run.ts";
@@ -153,12 +153,10 @@ async function attempt(
     targetLoss: p.target,
     evalEvery: p.evalEvery,
   });
-  try {
-    return { run: await timedRun(s, method, config), diverged: false };
-  } catch (e) {
-    if (e instanceof DivergenceError) return { run: null, diverged: true };
-    throw e;
-  }
+  const run = await timedRun(s, method, config);
+  if (run.result.cause instanceof DivergenceError) return { run: null, diverged: true };
+  if (run.result.cause) throw run.result.cause;
+  return { run, diverged: false };
 }
 
 /** Lower is better: reached the target sooner, else a lower final training loss. */

@@ -6,9 +6,10 @@ import { trainableParameters } from "../../src/onnx/models/parameters.ts";
 import { createModel, type ModelName } from "../../src/onnx/models/registry.ts";
 import type { Dataset } from "../../src/data/dataset.ts";
 import { type Method, type TrainConfig, TrainConfigSchema } from "../../src/train/config.ts";
-import { type MethodResult, runMethod } from "../../src/train/coordinator.ts";
-import { type TrainingGraphs, trainingGraphs } from "../../src/train/graphs.ts";
-import { type ParamLayout, paramLayout, sharedParams } from "../../src/train/params.ts";
+import { runMethod } from "../../src/train/coordinator.ts";
+import type { MethodResult } from "../../src/train/summary.ts";
+import { type TrainingGraphs, trainingGraphs } from "../../src/model/graphs.ts";
+import { type ParamLayout, paramLayout, sharedParams } from "../../src/model/params.ts";
 import { defaultDataset } from "../../src/train/defaults.ts";
 import { benchDataset } from "./fixtures.ts";
 

@@ -6,7 +6,7 @@ import { trainableParameters } from "../../src/onnx/models/parameters.ts";
 import { createModel, type ModelName } from "../../src/onnx/models/registry.ts";
 import type { Model, Tensor } from "../../src/onnx/types.ts";
 import { defaultDataset } from "../../src/train/defaults.ts";
-import { type ParamLayout, paramLayout, sharedParams } from "../../src/train/params.ts";
+import { type ParamLayout, paramLayout, sharedParams } from "../../src/model/params.ts";
 
 export const BATCH = 64;
 

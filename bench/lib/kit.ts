@@ -2,10 +2,10 @@
 import { encodeModel } from "../../src/onnx/encode.ts";
 import { Session } from "../../src/onnx/session.ts";
 import type { Model, Tensor } from "../../src/onnx/types.ts";
-import { BackpropEngine } from "../../src/train/backprop_engine.ts";
-import { ForwardEngine } from "../../src/train/forward_engine.ts";
-import { lossOnly, parametersAsInputs } from "../../src/train/graphs.ts";
-import { paramViews } from "../../src/train/params.ts";
+import { BackpropEngine } from "../../src/engine/backprop_engine.ts";
+import { ForwardEngine } from "../../src/engine/forward_engine.ts";
+import { lossOnly, parametersAsInputs } from "../../src/model/graphs.ts";
+import { paramViews } from "../../src/model/params.ts";
 import type { TangentDist } from "../../src/random/tangents.ts";
 import { batchFeeds, type Fixture } from "./fixtures.ts";
 
@@ -75,12 +75,12 @@ export async function forwardStep(
   f: Fixture,
   step: number,
 ): Promise<Record<string, number>> {
-  const r = await e.step(step, f.batch.x, f.batch.labels, f.batch.count, true);
+  const r = await e.step({ step, ...f.batch, wantEstimate: true });
   return { sample: r.timings.sample, jvp: r.timings.jvp, estimate: r.timings.estimate };
 }
 
 export async function backpropStep(e: BackpropEngine, f: Fixture): Promise<void> {
-  await e.step(f.batch.x, f.batch.labels, f.batch.count);
+  await e.step(f.batch);
 }
 
 /** Feeds for a raw VJP session run (no copy of the gradient into a flat vector). */

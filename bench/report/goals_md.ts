@@ -38,7 +38,7 @@ function stepGoals(step: ResultFile<StepCostData>): Goal[] {
     `src/random, WASM SIMD) and the estimate (${fmtMs(est)} ms median, ${
       fmtMs(estMin)
     } ms at best: ` +
-    `a scalar JavaScript loop in src/train/forward_engine.ts into a shared buffer it reuses)`;
+    `a scalar JavaScript loop in src/engine/forward_engine.ts into a shared buffer it reuses)`;
   const handF = hand.timings.forwardGradient.total.median;
   const handB = hand.timings.backprop.total.median;
   return [

@@ -3,7 +3,7 @@ import { checkGrads } from "../ad/check/check_grads.ts";
 import { UserError } from "../errors.ts";
 import { withLoss } from "../onnx/models/loss.ts";
 import { formatTable } from "../report/table.ts";
-import { loadModelSource } from "../train/model_source.ts";
+import { loadModelSource } from "../model/model_source.ts";
 import { type CliOption, parseCli } from "./args.ts";
 import { runMain } from "./main_wrapper.ts";
 

@@ -2,8 +2,8 @@ import { z } from "zod";
 import { loadDataset } from "../data/load.ts";
 import { encodeModel } from "../onnx/encode.ts";
 import { withLoss } from "../onnx/models/loss.ts";
-import { Evaluator } from "../train/evaluator.ts";
-import { loadModelSource } from "../train/model_source.ts";
+import { Evaluator } from "../engine/evaluator.ts";
+import { loadModelSource } from "../model/model_source.ts";
 import { type CliOption, parseCli } from "./args.ts";
 import { runMain } from "./main_wrapper.ts";
 

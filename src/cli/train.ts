@@ -3,9 +3,16 @@ import { UserError } from "../errors.ts";
 import { isModelName, MODEL_NAMES } from "../onnx/models/registry.ts";
 import { createProgress } from "../report/progress.ts";
 import { formatTable } from "../report/table.ts";
-import { TrainConfigSchema } from "../train/config.ts";
+import {
+  LrScheduleSchema,
+  MethodChoiceSchema,
+  OptimizerSchema,
+  TangentDistSchema,
+  TangentModeSchema,
+  TrainConfigSchema,
+} from "../train/config.ts";
 import { defaultDataset, defaultLr } from "../train/defaults.ts";
-import { fileModelLr, looksLikeModelFile } from "../train/model_source.ts";
+import { fileModelLr, looksLikeModelFile } from "../model/model_source.ts";
 import { methodsOf, resumeTrain, type RunSummary, train, type TrainOptions } from "../train/run.ts";
 import { type CliOption, parseCli } from "./args.ts";
 import { runMain } from "./main_wrapper.ts";
@@ -180,17 +187,17 @@ const FlagsSchema = z.object({
   "label-column": z.string().optional(),
   "train-count": count.optional(),
   "test-count": count.optional(),
-  method: z.enum(["forward", "backprop", "both"]),
+  method: z.enum(MethodChoiceSchema.options),
   workers: count,
   tangents: count,
-  "tangent-mode": z.enum(["independent", "shared"]),
-  "tangent-dist": z.enum(["normal", "rademacher"]),
+  "tangent-mode": z.enum(TangentModeSchema.options),
+  "tangent-dist": z.enum(TangentDistSchema.options),
   "batch-size": count,
-  optimizer: z.enum(["sgd", "momentum", "adam"]),
+  optimizer: z.enum(OptimizerSchema.options),
   lr: positive.optional(),
   "lr-forward": positive.optional(),
   "lr-backprop": positive.optional(),
-  "lr-schedule": z.enum(["constant", "exp", "cosine"]),
+  "lr-schedule": z.enum(LrScheduleSchema.options),
   "lr-decay": z.coerce.number().nonnegative(),
   steps: count.optional(),
   epochs: count.optional(),

@@ -4,22 +4,10 @@
  * escape codes are garbage and a line per step is noise, plain lines are written only every
  * few seconds and at evaluations.
  */
+// A type only: the report takes training's updates by shape and loads nothing of src/train.
+import type { ProgressUpdate } from "../train/summary.ts";
 
-export interface ProgressUpdate {
-  step: number;
-  epoch: number;
-  loss: number;
-  /** Fraction in [0, 1], shown as a percentage. */
-  testAccuracy?: number;
-  stepsPerSecond: number;
-  /** Estimated seconds left; derived from `totalSteps` and `stepsPerSecond` when omitted. */
-  etaSeconds?: number;
-  /**
-   * True on the step an evaluation finished. When omitted, an update whose testAccuracy
-   * differs from the method's previous one counts as an evaluation.
-   */
-  evaluated?: boolean;
-}
+export type { ProgressUpdate };
 
 /** Anything with a synchronous byte writer: `Deno.stdout`, `Deno.stderr`, or a test double. */
 export interface ProgressStream {

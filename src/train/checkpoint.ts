@@ -21,7 +21,7 @@ import { type Method, type TrainConfig, TrainConfigSchema } from "./config.ts";
 import { decodeCheckpointFile, encodeCheckpointFile } from "./checkpoint_format.ts";
 import type { MetricRow } from "./metrics.ts";
 import type { OptimizerState } from "./optimizers.ts";
-import type { WorkerFailureEvent } from "./supervisor.ts";
+import type { WorkerFailureEvent } from "./supervised_pool.ts";
 
 export const CHECKPOINT_FILE = "checkpoint.bin";
 

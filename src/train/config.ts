@@ -1,9 +1,24 @@
+/**
+ * The training configuration: every resolved option, as a zod schema. Its option enums are
+ * the one source of truth for the command line's choices too (`XSchema.options`).
+ *
+ * @module
+ */
 import { z } from "zod";
+import { TangentDistSchema } from "../engine/messages.ts";
 import { MODEL_NAMES } from "../onnx/models/registry.ts";
+
+export { TangentDistSchema };
+/** Which methods a run trains. */
+export const MethodChoiceSchema = z.enum(["forward", "backprop", "both"]);
+/** How forward-gradient workers draw their tangents. */
+export const TangentModeSchema = z.enum(["independent", "shared"]);
+export const OptimizerSchema = z.enum(["sgd", "momentum", "adam"]);
+export const LrScheduleSchema = z.enum(["constant", "exp", "cosine"]);
 
 /** Every resolved training option; summary.json records it in full. */
 export const TrainConfigSchema = z.strictObject({
-  /** A built-in model name or the path of an ONNX file (model_source.ts). */
+  /** A built-in model name or the path of an ONNX file (model/model_source.ts). */
   model: z.union([z.enum(MODEL_NAMES), z.string().min(1)]),
   /** A model option: hidden sizes for mlp (e.g. [64, 64]). */
   hidden: z.array(z.int().positive()).optional(),
@@ -17,17 +32,17 @@ export const TrainConfigSchema = z.strictObject({
   labelColumn: z.string().optional(),
   trainCount: z.int().positive().optional(),
   testCount: z.int().positive().optional(),
-  method: z.enum(["forward", "backprop", "both"]),
+  method: MethodChoiceSchema,
   workers: z.int().positive(),
   tangents: z.int().positive(),
-  tangentMode: z.enum(["independent", "shared"]),
-  tangentDist: z.enum(["normal", "rademacher"]),
+  tangentMode: TangentModeSchema,
+  tangentDist: TangentDistSchema,
   batchSize: z.int().positive(),
-  optimizer: z.enum(["sgd", "momentum", "adam"]),
+  optimizer: OptimizerSchema,
   /** Learning rate per method (forward gradients need smaller steps than backprop). */
   lrForward: z.number().positive(),
   lrBackprop: z.number().positive(),
-  lrSchedule: z.enum(["constant", "exp", "cosine"]),
+  lrSchedule: LrScheduleSchema,
   lrDecay: z.number().nonnegative(),
   steps: z.int().positive().optional(),
   epochs: z.int().positive().optional(),
@@ -39,7 +54,7 @@ export const TrainConfigSchema = z.strictObject({
   out: z.string().optional(),
   json: z.boolean(),
   /**
-   * Reliability (checkpoint.ts, supervisor.ts). They change how a run survives trouble, never
+   * Reliability (checkpoint.ts, supervised_pool.ts). They change how a run survives trouble, never
    * its result, so a resumed run may change them. Checkpoint every n steps (0: only when the
    * run stops; default 500); recomputations of one step after worker failures (default 3);
    * seconds a worker may take to answer (default: max(30 s, 20 × the median call)).
@@ -49,7 +64,8 @@ export const TrainConfigSchema = z.strictObject({
   stepTimeout: z.number().positive().optional(),
 });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
-export type Method = "forward" | "backprop";
+/** One training method (a run trains one or both). */
+export type Method = Exclude<z.infer<typeof MethodChoiceSchema>, "both">;
 
 /** The step budget: --steps, else --epochs worth of batches. */
 export function totalSteps(config: TrainConfig, stepsPerEpoch: number): number {

@@ -1,10 +1,14 @@
+/**
+ * Default learning rates and datasets per built-in model.
+ *
+ * @module
+ */
 import type { ModelName } from "../onnx/models/registry.ts";
 import type { OptimizerName } from "./optimizers.ts";
 
 /**
  * Learning rates per model and method, for plain SGD. Forward gradients need far smaller
- * steps than backprop (their variance grows with the parameter count: REFERENCES.md, Flügel
- * et al.), so each method has its own. Chosen by the sweeps in bench/ (time to target).
+ * steps than backprop (their variance grows with the parameter count: Flügel et al.), so each method has its own. Chosen by the sweeps in bench/ (time to target).
  */
 export const DEFAULT_LR: Record<ModelName, { forward: number; backprop: number }> = {
   "logreg": { forward: 0.05, backprop: 0.2 },

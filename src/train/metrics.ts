@@ -1,3 +1,9 @@
+/**
+ * Training metrics: the evaluation rows of metrics.jsonl and the running (smoothed) training
+ * loss the stopping rule reads.
+ *
+ * @module
+ */
 import type { Method } from "./config.ts";
 
 /** One evaluation, as written to metrics.jsonl. */

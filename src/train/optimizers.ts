@@ -1,5 +1,13 @@
-/** Optimizers over the flat parameter vector, updated in place. */
-export type OptimizerName = "sgd" | "momentum" | "adam";
+/**
+ * Optimizers over the flat parameter vector, updated in place.
+ *
+ * @module
+ */
+import type { z } from "zod";
+import type { OptimizerSchema } from "./config.ts";
+
+/** The optimizer names (the config's `optimizer` option). */
+export type OptimizerName = z.infer<typeof OptimizerSchema>;
 
 /** An optimizer's internal state: its buffers and counters (what a checkpoint stores). */
 export type OptimizerState = Record<string, Float32Array | number>;

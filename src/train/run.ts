@@ -1,10 +1,19 @@
+/**
+ * A training run: loads the data and the model, trains each configured method in turn
+ * (coordinator.ts) from the same initial weights, checkpoints, and writes the outputs
+ * (summary.json, metrics.jsonl, plots, trained models). `resumeTrain` continues a run from its
+ * checkpoint.
+ *
+ * @module
+ */
 import { loadDataset } from "../data/load.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../fs/atomic.ts";
+import { trainingGraphs } from "../model/graphs.ts";
+import { loadModelSource, type ModelSource } from "../model/model_source.ts";
+import { type ParamLayout, paramLayout, sharedParams } from "../model/params.ts";
 import { encodeModel } from "../onnx/encode.ts";
-import { createModel } from "../onnx/models/registry.ts";
-import type { Model } from "../onnx/types.ts";
 import { writeTrainingPlots } from "../report/plots.ts";
 import {
   encodeCheckpoint,
@@ -20,20 +29,12 @@ import {
 } from "./checkpoint.ts";
 import { sha256Hex } from "./checkpoint_format.ts";
 import type { Method, TrainConfig } from "./config.ts";
-import {
-  DivergenceError,
-  type MethodProgress,
-  type MethodResult,
-  resultFromState,
-  runMethod,
-  stoppedResult,
-} from "./coordinator.ts";
-import { trainingGraphs } from "./graphs.ts";
+import { runMethod } from "./coordinator.ts";
+import { DivergenceError } from "./stopping.ts";
+import { type MethodResult, type ProgressUpdate, resultFromState } from "./summary.ts";
 import type { MetricRow } from "./metrics.ts";
-import { loadModelSource, type ModelSource } from "./model_source.ts";
-import { type ParamLayout, paramLayout, sharedParams } from "./params.ts";
-import { WorkerFailureError, type WorkerFailureEvent } from "./supervisor.ts";
-import type { SpawnFn } from "./worker_pool.ts";
+import { WorkerFailureError, type WorkerFailureEvent } from "./supervised_pool.ts";
+import type { SpawnFn } from "./spawn.ts";
 import {
   assertFreshOutDir,
   createRunDir,
@@ -68,7 +69,7 @@ export interface RunHooks {
       resumed?: { method: Method; step: number }[];
     },
   ) => void;
-  onProgress?: (method: Method, p: MethodProgress) => void;
+  onProgress?: (method: Method, p: ProgressUpdate) => void;
   onEvaluation?: (row: MetricRow) => void;
   /** A worker failed (it was replaced, or the run stops: see `event.action`). */
   onFailure?: (event: WorkerFailureEvent) => void;
@@ -109,15 +110,6 @@ export interface ResumeOptions extends TrainOptions {
 
 export function methodsOf(config: TrainConfig): Method[] {
   return config.method === "both" ? ["forward", "backprop"] : [config.method];
-}
-
-export function buildModel(config: TrainConfig, dataset: Dataset): Model {
-  return createModel(config.model, {
-    inputShape: dataset.featureShape,
-    classes: dataset.classes.length,
-    seed: config.seed,
-    ...(config.hidden ? { hidden: config.hidden } : {}),
-  });
 }
 
 /** Default output directory: runs/<timestamp>-<model>-<dataset>. */
@@ -270,11 +262,6 @@ async function execute(
         await writeCheckpoint(outDir, checkpointOf("running", states(state)));
         await writeMetricsLog(outDir, states(state).flatMap((s) => s.log));
       },
-    }).catch((e) => {
-      // Diverged or out of worker retries: the result so far is written below, then re-thrown.
-      const so = stoppedResult(e);
-      if (!so) throw e;
-      return so;
     });
     results.push(result);
     if (result.status !== "complete") break;

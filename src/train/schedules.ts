@@ -1,5 +1,13 @@
-/** Learning-rate schedules as functions of the step index i (0-based). */
-export type ScheduleName = "constant" | "exp" | "cosine";
+/**
+ * Learning-rate schedules as functions of the step index i (0-based).
+ *
+ * @module
+ */
+import type { z } from "zod";
+import type { LrScheduleSchema } from "./config.ts";
+
+/** The schedule names (the config's `lrSchedule` option). */
+export type ScheduleName = z.infer<typeof LrScheduleSchema>;
 
 /**
  * constant: η₀. exp: η₀·e^(−i·k), the forward-gradient paper's decay (k = 1e-4 there).

@@ -1,44 +1,66 @@
-import { accumulateEstimate } from "../random/estimate.ts";
-import { sampleTangents, type TangentDist } from "../random/tangents.ts";
+/**
+ * The forward-gradient engine a worker runs: sample K tangents (a pure function of seed, step,
+ * stream, k), run the JVP graph once for all K on the worker's shard, and form the estimate;
+ * in shared-tangent mode, rebuild slices of the batch estimate from the seed.
+ *
+ * @module
+ */
+import { TANGENT } from "../ad/jvp.ts";
+import { paramViews } from "../model/params.ts";
 import { Session } from "../onnx/session.ts";
 import type { Tensor } from "../onnx/types.ts";
-import type { ParamLayout } from "./params.ts";
-import { paramViews } from "./params.ts";
+import { accumulateEstimate } from "../random/estimate.ts";
+import { sampleTangents, type TangentDist } from "../random/tangents.ts";
+import type { ForwardResult, ForwardSetup } from "./messages.ts";
 
-export interface ForwardSetup {
-  jvp: Uint8Array;
-  layout: ParamLayout;
-  /** The coordinator's shared parameter vector. */
-  params: Float32Array;
-  K: number;
-  seed: number;
-  /** Worker index in the tangent stream key (0 for every worker in shared-tangent mode). */
-  stream: number;
-  /** Shared-tangent mode: where `rebuild` writes (the coordinator's gradient vector). */
-  rebuildInto?: Float32Array;
-  dist: TangentDist;
-  featureShape: number[];
-  classes: number;
+export type { ForwardResult, ForwardSetup } from "./messages.ts";
+
+/** One step's shard, as ForwardEngine.step takes it. */
+export interface ForwardStepInput {
+  step: number;
+  x: Float32Array;
+  labels: Float32Array;
+  /** Examples in the shard. */
+  count: number;
+  /** Form (1/K) Σ_k s_k v_k (independent mode); shared mode sends only the scalars. */
+  wantEstimate: boolean;
 }
 
-export interface ForwardResult {
-  loss: number;
-  /** ∇f·v_k for k < K. */
-  scalars: Float32Array;
-  /**
-   * (1/K) Σ_k (∇f·v_k) v_k over the flat parameter vector (independent mode). It is the
-   * engine's own buffer, shared memory reused every step (a message shares it, no copy): read
-   * it before the engine's next step.
-   */
-  estimate?: Float32Array;
-  /** Milliseconds spent sampling tangents, in the JVP run, forming the estimate. */
-  timings: { sample: number; jvp: number; estimate: number };
+/** Which tangents an estimate is rebuilt from: the run's seed, the step, the stream. */
+export interface TangentKey {
+  seed: number;
+  step: number;
+  /** The tangent stream (the worker index; 0 in shared-tangent mode). */
+  stream: number;
+  dist: TangentDist;
 }
 
 /**
- * One forward-gradient worker's computation: sample its K tangents (a pure function of seed,
- * step, stream, k), run the JVP graph once for all K on its shard, and form the estimate.
+ * Elements [start, end) of (1/K) Σ_k s_k v_k, regenerated from the tangents' key into
+ * `into.subarray(start, end)`: the one rebuild of a shared-tangent estimate, whether workers
+ * rebuild disjoint slices in parallel or one caller the whole vector. Zeroing first makes a
+ * retried rebuild idempotent.
  */
+export function rebuildEstimate(
+  into: Float32Array,
+  sums: Float32Array,
+  range: { start: number; end: number },
+  key: TangentKey,
+): void {
+  const { start, end } = range;
+  const slice = into.subarray(start, end);
+  slice.fill(0);
+  accumulateEstimate(slice, end - start, sums, {
+    seed: key.seed,
+    step: key.step,
+    worker: key.stream,
+    firstTangent: 0,
+    dist: key.dist,
+    offset: start,
+  });
+}
+
+/** One forward-gradient worker's computation (see the module comment). */
 export class ForwardEngine {
   private readonly tangents: Record<string, Tensor> = {};
   /** Allocated once: a fresh 7 MB vector per step costs more than filling it (page faults). */
@@ -48,7 +70,7 @@ export class ForwardEngine {
     const { layout, K } = setup;
     this.estimate = new Float32Array(new SharedArrayBuffer(layout.total * 4));
     layout.names.forEach((name, i) => {
-      this.tangents[`${name}__tangent`] = {
+      this.tangents[`${name}${TANGENT}`] = {
         dtype: "float32",
         dims: [K, ...layout.dims[i]],
         data: new Float32Array(K * layout.sizes[i]),
@@ -64,7 +86,7 @@ export class ForwardEngine {
   sample(step: number): void {
     const { layout, K, seed, stream, dist } = this.setup;
     layout.names.forEach((name, i) => {
-      const out = this.tangents[`${name}__tangent`].data as Float32Array;
+      const out = this.tangents[`${name}${TANGENT}`].data as Float32Array;
       sampleTangents(out, layout.sizes[i], {
         seed,
         step,
@@ -77,13 +99,7 @@ export class ForwardEngine {
     });
   }
 
-  async step(
-    step: number,
-    x: Float32Array,
-    labels: Float32Array,
-    count: number,
-    wantEstimate: boolean,
-  ): Promise<ForwardResult> {
+  async step({ step, x, labels, count, wantEstimate }: ForwardStepInput): Promise<ForwardResult> {
     const { layout, K, featureShape, classes } = this.setup;
     const t0 = performance.now();
     this.sample(step);
@@ -95,12 +111,12 @@ export class ForwardEngine {
       labels: { dtype: "float32", dims: [count, classes], data: labels },
     });
     const t2 = performance.now();
-    const scalars = Float32Array.from(out["loss__tangent"].data as Float32Array);
+    const scalars = Float32Array.from(out[`loss${TANGENT}`].data as Float32Array);
     let estimate: Float32Array | undefined;
     if (wantEstimate) {
       estimate = this.estimate;
       layout.names.forEach((name, i) => {
-        const v = this.tangents[`${name}__tangent`].data as Float32Array;
+        const v = this.tangents[`${name}${TANGENT}`].data as Float32Array;
         const size = layout.sizes[i];
         const dst = estimate!.subarray(layout.offsets[i], layout.offsets[i] + size);
         for (let k = 0; k < K; k++) {
@@ -122,22 +138,12 @@ export class ForwardEngine {
 
   /**
    * Shared-tangent mode: elements [start, end) of (1/K) Σ_k s_k v_k, where s_k are the batch's
-   * directional derivatives, regenerated from the seed into the coordinator's vector. Workers
-   * rebuild disjoint slices in parallel; zeroing first makes a retried rebuild idempotent.
+   * directional derivatives, regenerated from the seed into the coordinator's vector.
    */
-  rebuild(step: number, sums: Float32Array, start: number, end: number): void {
+  rebuild(step: number, sums: Float32Array, range: { start: number; end: number }): void {
     const { seed, stream, dist, rebuildInto } = this.setup;
     if (!rebuildInto) throw new Error("rebuild: this worker was set up without rebuildInto");
-    const slice = rebuildInto.subarray(start, end);
-    slice.fill(0);
-    accumulateEstimate(slice, end - start, sums, {
-      seed,
-      step,
-      worker: stream,
-      firstTangent: 0,
-      dist,
-      offset: start,
-    });
+    rebuildEstimate(rebuildInto, sums, range, { seed, step, stream, dist });
   }
 
   release(): Promise<void> {

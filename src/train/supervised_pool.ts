@@ -13,7 +13,7 @@
 import type * as Comlink from "comlink";
 import { RunError, UserError } from "../errors.ts";
 import type { Method } from "./config.ts";
-import { type Spawned, type SpawnFn, WorkerCrashError, type WorkerKind } from "./worker_pool.ts";
+import { type Spawned, type SpawnFn, WorkerCrashError, type WorkerKind } from "./spawn.ts";
 
 /** Defaults of `--max-retries` and of the adaptive timeout. */
 export const SUPERVISION_DEFAULTS = {
@@ -147,12 +147,7 @@ export class SupervisedPool<
 
   /** Starts every worker (in parallel), counting failures against `budget`. */
   async startAll(budget: FailureBudget): Promise<void> {
-    // allSettled: when one worker cannot start, the others must not be left mid-start.
-    const settled = await Promise.allSettled(
-      this.slots.map((_, w) => this.ensureStarted(w, budget)),
-    );
-    const failed = settled.find((s) => s.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    await settleAll(this.slots.map((_, w) => this.ensureStarted(w, budget)));
   }
 
   /**
@@ -265,6 +260,17 @@ export class SupervisedPool<
       );
     }
   }
+}
+
+/**
+ * Waits for every one of `calls`, then throws the first failure, if any: when one worker's
+ * retries run out, the others must not be left mid-start or mid-restart.
+ */
+export async function settleAll<T>(calls: readonly (T | PromiseLike<T>)[]): Promise<Awaited<T>[]> {
+  const settled = await Promise.allSettled(calls);
+  const failed = settled.find((s) => s.status === "rejected");
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<Awaited<T>>).value);
 }
 
 /** Races a call against the worker's crash and a timeout. */

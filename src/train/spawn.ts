@@ -1,9 +1,15 @@
+/**
+ * Spawning workers: a comlink-wrapped module worker per call, by kind (`workers/<kind>.ts`) or
+ * by URL (test workers), with its crash surfaced as a rejected promise.
+ *
+ * @module
+ */
 import * as Comlink from "comlink";
 
 /**
  * The web Worker constructor, captured when this module loads: creating an onnxruntime-web
- * session in a thread replaces globalThis.Worker with Node's worker_threads Worker, which
- * comlink cannot drive (DESIGN.md, "Known facts").
+ * session in a thread replaces globalThis.Worker with Node's worker_threads Worker (its
+ * Emscripten runtime does this), which comlink cannot drive.
  */
 const WebWorker = globalThis.Worker;
 

@@ -1,3 +1,9 @@
+/**
+ * The graphs a training run derives from a model: model + loss, its JVP graph (forward
+ * gradients), its VJP graph (backprop) and the evaluation graph, encoded for the workers.
+ *
+ * @module
+ */
 import { jvpTransform } from "../ad/jvp.ts";
 import { vjpTransform } from "../ad/vjp.ts";
 import { encodeModel } from "../onnx/encode.ts";

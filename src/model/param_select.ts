@@ -1,3 +1,8 @@
+/**
+ * Selecting trainable parameters by name with globs (`--train`, `--freeze`).
+ *
+ * @module
+ */
 import { UserError } from "../errors.ts";
 
 /**

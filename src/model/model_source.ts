@@ -1,3 +1,9 @@
+/**
+ * Loading a run's model, built-in or from an ONNX file, in training form, with its trainable
+ * parameters selected and a way back to an exportable model with trained values.
+ *
+ * @module
+ */
 import { UserError } from "../errors.ts";
 import { decodeModel } from "../onnx/decode.ts";
 import { trainableParameters } from "../onnx/models/parameters.ts";
@@ -55,11 +61,6 @@ export interface ModelSource {
    * model as built, a file's own graph (same input/output names, nodes and opset).
    */
   exportModel(layout: ParamLayout, params: Float32Array): Model;
-}
-
-/** True for a built-in model name; anything else is read as a path. */
-export function isBuiltInModel(spec: string): boolean {
-  return isModelName(spec);
 }
 
 /**

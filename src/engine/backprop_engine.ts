@@ -1,16 +1,25 @@
+/**
+ * The reverse-mode engine a backprop worker runs: the exact gradient of the batch loss from
+ * the VJP graph, the baseline forward gradients are compared with.
+ *
+ * @module
+ */
+import { COTANGENT, GRAD } from "../ad/vjp.ts";
+import { paramViews } from "../model/params.ts";
 import { Session } from "../onnx/session.ts";
-import type { ParamLayout } from "./params.ts";
-import { paramViews } from "./params.ts";
+import type { BackpropResult, BackpropSetup } from "./messages.ts";
 
-export interface BackpropSetup {
-  vjp: Uint8Array;
-  layout: ParamLayout;
-  params: Float32Array;
-  featureShape: number[];
-  classes: number;
+export type { BackpropResult, BackpropSetup } from "./messages.ts";
+
+/** One step's batch, as BackpropEngine.step takes it. */
+export interface BackpropStepInput {
+  x: Float32Array;
+  labels: Float32Array;
+  /** Examples in the batch. */
+  count: number;
 }
 
-/** The reverse-mode baseline: the exact gradient of the batch loss from the VJP graph. */
+/** The exact gradient of the batch loss (see the module comment). */
 export class BackpropEngine {
   /** The gradient, in shared memory allocated once (see ForwardEngine's estimate). */
   private readonly gradient: Float32Array;
@@ -23,23 +32,19 @@ export class BackpropEngine {
     return new BackpropEngine(setup, await Session.create(setup.vjp, "VJP graph"));
   }
 
-  async step(
-    x: Float32Array,
-    labels: Float32Array,
-    count: number,
-  ): Promise<{ loss: number; gradient: Float32Array; ms: number }> {
+  async step({ x, labels, count }: BackpropStepInput): Promise<BackpropResult> {
     const { layout, featureShape, classes } = this.setup;
     const t0 = performance.now();
     const out = await this.session.run({
       ...paramViews(this.setup.params, layout),
       x: { dtype: "float32", dims: [count, ...featureShape], data: x },
       labels: { dtype: "float32", dims: [count, classes], data: labels },
-      loss__cotangent: { dtype: "float32", dims: [], data: Float32Array.of(1) },
+      [`loss${COTANGENT}`]: { dtype: "float32", dims: [], data: Float32Array.of(1) },
     });
     // Reused every step: read it before the engine's next step.
     const gradient = this.gradient;
     layout.names.forEach((name, i) =>
-      gradient.set(out[`${name}__grad`].data as Float32Array, layout.offsets[i])
+      gradient.set(out[`${name}${GRAD}`].data as Float32Array, layout.offsets[i])
     );
     return { loss: Number(out.loss.data[0]), gradient, ms: performance.now() - t0 };
   }

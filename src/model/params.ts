@@ -1,13 +1,26 @@
+/**
+ * The flat parameter vector: where each trainable tensor of a model lives in it, the vector
+ * itself (shared memory the coordinator owns), per-tensor views into it, and a model copy
+ * holding its values.
+ *
+ * @module
+ */
+import { z } from "zod";
 import type { Model, Tensor } from "../onnx/types.ts";
 
+const int = z.int().nonnegative();
+
+/** A ParamLayout as it crosses the worker boundary (parsed there, like every message). */
+export const LayoutSchema = z.object({
+  names: z.array(z.string()),
+  dims: z.array(z.array(int)),
+  offsets: z.array(int),
+  sizes: z.array(int),
+  total: int,
+});
+
 /** Where each trainable tensor lives in the flat parameter vector. */
-export interface ParamLayout {
-  names: string[];
-  dims: number[][];
-  offsets: number[];
-  sizes: number[];
-  total: number;
-}
+export type ParamLayout = z.infer<typeof LayoutSchema>;
 
 /** The layout of `names` (float initializers of `model`), in the given order. */
 export function paramLayout(model: Model, names: string[]): ParamLayout {

@@ -1,3 +1,9 @@
+/**
+ * Preparing an imported ONNX model for training: one data input, one logits output, constant
+ * shape subgraphs folded, float initializers as parameters.
+ *
+ * @module
+ */
 import { foldConstants } from "../ad/fold.ts";
 import type { Meta } from "../ad/meta.ts";
 import { UserError } from "../errors.ts";

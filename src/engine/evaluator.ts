@@ -1,13 +1,18 @@
+/**
+ * Evaluation: loss, accuracy and misclassified count of a model on a split, run in chunks on
+ * the evaluation graph (Evaluator), and the evaluating worker's view of it over its data splits
+ * and the shared parameters (WorkerEvaluation).
+ *
+ * @module
+ */
 import { oneHot } from "../data/batches.ts";
 import type { Split } from "../data/dataset.ts";
+import { type ParamLayout, paramViews } from "../model/params.ts";
 import { Session } from "../onnx/session.ts";
 import type { Tensor } from "../onnx/types.ts";
+import type { EvalSetup, Evaluation } from "./messages.ts";
 
-export interface Evaluation {
-  loss: number;
-  accuracy: number;
-  misclassified: number;
-}
+export type { Evaluation } from "./messages.ts";
 
 /** Loss, accuracy and misclassified count of a model on a split, in chunks. */
 export class Evaluator {
@@ -56,5 +61,37 @@ export class Evaluator {
 
   release(): Promise<void> {
     return this.session.release();
+  }
+}
+
+/** What the evaluating worker needs: its evaluation setup and the engine's shared parameters. */
+export interface WorkerEvaluationSetup {
+  eval: EvalSetup;
+  params: Float32Array;
+  layout: ParamLayout;
+  featureShape: number[];
+  classes: number;
+}
+
+/** Evaluation as a worker holds it: its data splits and the shared parameters. */
+export class WorkerEvaluation {
+  private constructor(
+    private readonly evaluator: Evaluator,
+    private readonly setup: WorkerEvaluationSetup,
+  ) {}
+
+  static async create(setup: WorkerEvaluationSetup): Promise<WorkerEvaluation> {
+    const { eval: { evaluation }, featureShape, classes } = setup;
+    return new WorkerEvaluation(await Evaluator.create(evaluation, featureShape, classes), setup);
+  }
+
+  evaluate(split: string): Promise<Evaluation> {
+    const data = this.setup.eval.splits[split];
+    if (!data) throw new Error(`no split "${split}" in this worker`);
+    return this.evaluator.evaluate(paramViews(this.setup.params, this.setup.layout), data);
+  }
+
+  release(): Promise<void> {
+    return this.evaluator.release();
   }
 }
