@@ -4,16 +4,26 @@ import { isModelName, MODEL_NAMES } from "../onnx/models/registry.ts";
 import { createProgress } from "../report/progress.ts";
 import { formatTable } from "../report/table.ts";
 import {
+  CombineSchema,
   LrScheduleSchema,
   MethodChoiceSchema,
   OptimizerSchema,
+  PerturbSchema,
   TangentDistSchema,
   TangentModeSchema,
+  type TrainConfig,
   TrainConfigSchema,
 } from "../train/config.ts";
 import { defaultDataset, defaultLr } from "../train/defaults.ts";
 import { fileModelLr, looksLikeModelFile } from "../model/model_source.ts";
-import { methodsOf, resumeTrain, type RunSummary, train, type TrainOptions } from "../train/run.ts";
+import {
+  methodsOf,
+  resumeTrain,
+  RunDivergedError,
+  type RunSummary,
+  train,
+  type TrainOptions,
+} from "../train/run.ts";
 import { type CliOption, parseCli } from "./args.ts";
 import { runMain } from "./main_wrapper.ts";
 import { listenForStop } from "./stop_signals.ts";
@@ -91,6 +101,33 @@ const options: Record<string, CliOption> = {
       "independent (each worker its own tangents) or shared (same tangents, workers send K scalars)",
   },
   "tangent-dist": { type: "string", default: "normal", help: "normal or rademacher" },
+  perturb: {
+    type: "string",
+    default: "weights",
+    help: "forward gradients' noise: on every weight (the paper's FG-W) or on every layer's " +
+      "output, per example (activations: FG-A, far lower variance; independent mode)",
+  },
+  combine: {
+    type: "string",
+    default: "mean",
+    help: "K weight tangents: their mean, or projection onto their span (scaled to be unbiased)",
+  },
+  "local-losses": {
+    type: "boolean",
+    help: "one classifier head and loss per block, blocks cut by stop-gradients (both methods); " +
+      "built-in blocks: one per layer (mlp: each dense layer; cnn: each conv layer with its " +
+      "pooling, then the dense head; logreg has one layer and cannot be split)",
+  },
+  blocks: {
+    type: "string",
+    help: "block boundaries of a model file for --local-losses: tensor names, comma-separated",
+    valueName: "<t,t>",
+  },
+  "clip-grad-norm": {
+    type: "string",
+    help: "scale each step's gradient (estimate) down to at most this L2 norm (both methods)",
+    valueName: "<x>",
+  },
   "batch-size": { type: "string", default: "32", help: "examples per step", valueName: "<n>" },
   optimizer: { type: "string", default: "sgd", help: "sgd, momentum or adam" },
   lr: {
@@ -192,6 +229,11 @@ const FlagsSchema = z.object({
   tangents: count,
   "tangent-mode": z.enum(TangentModeSchema.options),
   "tangent-dist": z.enum(TangentDistSchema.options),
+  perturb: z.enum(PerturbSchema.options),
+  combine: z.enum(CombineSchema.options),
+  "local-losses": z.boolean().default(false),
+  blocks: z.string().regex(/^[^,]+(,[^,]+)*$/, "expected tensor names like a,b").optional(),
+  "clip-grad-norm": positive.optional(),
   "batch-size": count,
   optimizer: z.enum(OptimizerSchema.options),
   lr: positive.optional(),
@@ -245,6 +287,11 @@ export function resolveConfig(
     tangents: f.tangents,
     tangentMode: f["tangent-mode"],
     tangentDist: f["tangent-dist"],
+    perturb: f.perturb,
+    combine: f.combine,
+    localLosses: f["local-losses"] || undefined,
+    blocks: f.blocks?.split(","),
+    clipGradNorm: f["clip-grad-norm"],
     batchSize: f["batch-size"],
     optimizer: f.optimizer,
     lrForward: f["lr-forward"] ?? f.lr ?? lr.forward,
@@ -265,6 +312,19 @@ export function resolveConfig(
   });
 }
 
+/** How a method trains, in words: its learning rate and, for forward, its estimator. */
+export function methodLine(config: TrainConfig, method: "forward" | "backprop"): string {
+  const local = config.localLosses ? ", local losses" : "";
+  const clip = config.clipGradNorm ? `, clip-grad-norm ${config.clipGradNorm}` : "";
+  const opt = `${config.optimizer}, lr ${config.lrBackprop}`;
+  if (method === "backprop") return `backprop (${opt}${local}${clip})`;
+  const estimator = config.perturb === "activations"
+    ? "activity perturbation"
+    : `weight perturbation, ${config.combine ?? "mean"}, ${config.tangentMode} tangents`;
+  return `forward (${config.optimizer}, lr ${config.lrForward}; ${config.workers} worker(s) × ` +
+    `${config.tangents} ${config.tangentDist} tangent(s), ${estimator}${local}${clip})`;
+}
+
 function fmt(x: number | null, digits = 4): string {
   return x === null || !Number.isFinite(x) ? "—" : x.toFixed(digits);
 }
@@ -276,6 +336,7 @@ export function comparisonTable(summary: RunSummary): string {
     f: (r: RunSummary["runs"][number]) => string | number,
   ) => [label, ...runs.map(f)];
   return formatTable(["", ...runs.map((r) => r.method)], [
+    row("status", (r) => r.status),
     row("steps", (r) => r.steps),
     row("epochs", (r) => r.epochs.toFixed(1)),
     row("wall time (s)", (r) => r.wallSeconds.toFixed(2)),
@@ -333,28 +394,39 @@ async function main(): Promise<number> {
           dataset.notes.join("; ")
         }`,
       );
-      progress?.log(
-        `methods: ${
-          methods.join(", ")
-        }; forward: ${config.workers} worker(s) × ${config.tangents} tangent(s), ${config.tangentMode} mode`,
-      );
+      progress?.log(`methods: ${methods.map((m) => methodLine(config, m)).join("; ")}`);
     },
     onProgress: (method, p) => progress?.update(method, p),
   };
-  const { summary, outDir, status } =
-    await (plan
-      ? resumeTrain(plan.dir, { ...hooks, checkpoint: plan.checkpoint, overrides: plan.overrides })
-      : train(config, { ...hooks, argv: Deno.args })).finally(() => stop.dispose());
-  progress?.done();
-  if (run.json) {
-    console.log(JSON.stringify({ ...summary, outDir }, null, 2));
-  } else {
+  const report = (summary: RunSummary, outDir: string) => {
+    if (run.json) {
+      console.log(JSON.stringify({ ...summary, outDir }, null, 2));
+      return;
+    }
     console.log(`\n${comparisonTable(summary)}\n`);
     console.log(`dataset: ${summary.dataset.split}`);
     console.log(
       `outputs: ${outDir}/ (summary.json, metrics.jsonl, *.svg plots, model-*.onnx, checkpoint.bin)`,
     );
+  };
+  let outcome;
+  try {
+    outcome = await (plan
+      ? resumeTrain(plan.dir, { ...hooks, checkpoint: plan.checkpoint, overrides: plan.overrides })
+      : train(config, { ...hooks, argv: Deno.args })).finally(() =>
+        stop.dispose()
+      );
+  } catch (e) {
+    progress?.done();
+    // One method diverged: the others ran; show them, then the error line (exit 2).
+    if (e instanceof RunDivergedError && e.summary.runs.some((r) => r.status === "complete")) {
+      report(e.summary, e.outDir);
+    }
+    throw e;
   }
+  const { summary, outDir, status } = outcome;
+  progress?.done();
+  report(summary, outDir);
   if (status === "interrupted") {
     console.error(
       `interrupted: checkpoint and outputs so far in ${outDir}; continue with: ` +

@@ -32,13 +32,16 @@ export class Evaluator {
 
   async evaluate(params: Record<string, Tensor>, split: Split, chunk = 1000): Promise<Evaluation> {
     const width = this.featureShape.reduce((a, b) => a * b, 1);
+    // The plain model's parameters only: training-only ones (local heads) are not in this graph.
+    const inputs = new Set(this.session.inputNames);
+    const used = Object.fromEntries(Object.entries(params).filter(([name]) => inputs.has(name)));
     let lossSum = 0;
     let wrong = 0;
     for (let start = 0; start < split.count; start += chunk) {
       const n = Math.min(chunk, split.count - start);
       const y = split.y.subarray(start, start + n);
       const out = await this.session.run({
-        ...params,
+        ...used,
         x: {
           dtype: "float32",
           dims: [n, ...this.featureShape],

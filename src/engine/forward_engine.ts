@@ -10,6 +10,7 @@ import { paramViews } from "../model/params.ts";
 import { Session } from "../onnx/session.ts";
 import type { Tensor } from "../onnx/types.ts";
 import { accumulateEstimate } from "../random/estimate.ts";
+import { addGram, projectionCoefficients } from "../random/projection.ts";
 import { sampleTangents, type TangentDist } from "../random/tangents.ts";
 import type { ForwardResult, ForwardSetup } from "./messages.ts";
 
@@ -46,6 +47,7 @@ export function rebuildEstimate(
   sums: Float32Array,
   range: { start: number; end: number },
   key: TangentKey,
+  scale = 1 / sums.length,
 ): void {
   const { start, end } = range;
   const slice = into.subarray(start, end);
@@ -57,7 +59,7 @@ export function rebuildEstimate(
     firstTangent: 0,
     dist: key.dist,
     offset: start,
-  });
+  }, scale);
 }
 
 /** One forward-gradient worker's computation (see the module comment). */
@@ -112,15 +114,18 @@ export class ForwardEngine {
     });
     const t2 = performance.now();
     const scalars = Float32Array.from(out[`loss${TANGENT}`].data as Float32Array);
+    const gram = this.setup.combine === "projection" ? this.gram() : undefined;
     let estimate: Float32Array | undefined;
     if (wantEstimate) {
       estimate = this.estimate;
+      // The mean's coefficients s_k/K, or the projection's (n/K)(VᵀV)⁻¹s.
+      const c = gram ? projectionCoefficients(gram, scalars, layout.total) : undefined;
       layout.names.forEach((name, i) => {
         const v = this.tangents[`${name}${TANGENT}`].data as Float32Array;
         const size = layout.sizes[i];
         const dst = estimate!.subarray(layout.offsets[i], layout.offsets[i] + size);
         for (let k = 0; k < K; k++) {
-          const s = scalars[k] / K;
+          const s = c ? c[k] : scalars[k] / K;
           const vk = v.subarray(k * size, (k + 1) * size);
           if (k === 0) { for (let j = 0; j < size; j++) dst[j] = s * vk[j]; }
           else for (let j = 0; j < size; j++) dst[j] += s * vk[j];
@@ -132,6 +137,7 @@ export class ForwardEngine {
       loss: Number(out.loss.data[0]),
       scalars,
       estimate,
+      ...(gram ? { gram } : {}),
       timings: { sample: t1 - t0, jvp: t2 - t1, estimate: t3 - t2 },
     };
   }
@@ -140,10 +146,25 @@ export class ForwardEngine {
    * Shared-tangent mode: elements [start, end) of (1/K) Σ_k s_k v_k, where s_k are the batch's
    * directional derivatives, regenerated from the seed into the coordinator's vector.
    */
-  rebuild(step: number, sums: Float32Array, range: { start: number; end: number }): void {
+  rebuild(
+    step: number,
+    sums: Float32Array,
+    range: { start: number; end: number },
+    scale?: number,
+  ): void {
     const { seed, stream, dist, rebuildInto } = this.setup;
     if (!rebuildInto) throw new Error("rebuild: this worker was set up without rebuildInto");
-    rebuildEstimate(rebuildInto, sums, range, { seed, step, stream, dist });
+    rebuildEstimate(rebuildInto, sums, range, { seed, step, stream, dist }, scale);
+  }
+
+  /** VᵀV of this step's K tangents over all parameters (projection). */
+  private gram(): Float64Array {
+    const { layout, K } = this.setup;
+    const gram = new Float64Array(K * K);
+    layout.names.forEach((name, i) => {
+      addGram(gram, this.tangents[`${name}${TANGENT}`].data as Float32Array, K, layout.sizes[i]);
+    });
+    return gram;
   }
 
   release(): Promise<void> {

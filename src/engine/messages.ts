@@ -59,6 +59,8 @@ export const ForwardSetupSchema = EngineSetupSchema.extend({
   dist: TangentDistSchema,
   /** Shared-tangent mode: the coordinator's gradient vector, which `rebuild` writes slices of. */
   rebuildInto: f32.optional(),
+  /** Mean of the K forward gradients (default) or projection onto their span. */
+  combine: z.enum(["mean", "projection"]).optional(),
 });
 export type ForwardSetup = z.infer<typeof ForwardSetupSchema>;
 
@@ -75,6 +77,21 @@ export const ForwardInitSchema = ForwardSetupSchema.extend(withEval);
 export type ForwardInit = z.infer<typeof ForwardInitSchema>;
 export const BackpropInitSchema = BackpropSetupSchema.extend(withEval);
 export type BackpropInit = z.infer<typeof BackpropInitSchema>;
+
+/** An activity-perturbation engine's setup (activity_engine.ts). */
+export const ActivitySetupSchema = EngineSetupSchema.extend({
+  /** The activity graph: outputs loss and w__grad (the estimate) per parameter. */
+  graph: bytes,
+  /** Its perturbed values: tangent input and one example's dims, in sampling order. */
+  sites: z.array(z.object({ input: z.string(), dims: z.array(int) })),
+  K: z.int().positive(),
+  seed: int,
+  stream: int,
+  dist: TangentDistSchema,
+});
+export type ActivitySetup = z.infer<typeof ActivitySetupSchema>;
+export const ActivityInitSchema = ActivitySetupSchema.extend(withEval);
+export type ActivityInit = z.infer<typeof ActivityInitSchema>;
 /** What every worker's init holds. */
 export type EngineInit = EngineSetup & { eval?: EvalSetup };
 
@@ -87,8 +104,17 @@ export const ShardSchema = z.object({
 });
 export type Shard = z.infer<typeof ShardSchema>;
 
-/** Shared-tangent mode: rebuild elements [start, end) of (1/K) Σ_k s_k v_k for `step`. */
-export const RebuildSchema = z.object({ step: int, sums: f32, start: int, end: int });
+/**
+ * Shared-tangent mode: rebuild elements [start, end) of scale·Σ_k c_k v_k for `step`: the
+ * batch's scalars with scale 1/K (the mean, the default), or projection coefficients with 1.
+ */
+export const RebuildSchema = z.object({
+  step: int,
+  sums: f32,
+  start: int,
+  end: int,
+  scale: z.number().optional(),
+});
 export type Rebuild = z.infer<typeof RebuildSchema>;
 
 /**
@@ -107,10 +133,20 @@ export const ForwardResultSchema = z.object({
    * it before the engine's next step.
    */
   estimate: f32.optional(),
+  /** Projection: the K×K Gram matrix VᵀV of this worker's tangents (row-major). */
+  gram: z.custom<Float64Array>((v) => v instanceof Float64Array).optional(),
   /** Milliseconds spent sampling tangents, in the JVP run, forming the estimate. */
   timings: z.object({ sample: z.number(), jvp: z.number(), estimate: z.number() }),
 });
 export type ForwardResult = z.infer<typeof ForwardResultSchema>;
+
+export const ActivityResultSchema = z.object({
+  loss,
+  /** The shard's gradient estimate (the engine's shared buffer: read before its next step). */
+  gradient: f32,
+  timings: z.object({ sample: z.number(), run: z.number() }),
+});
+export type ActivityResult = z.infer<typeof ActivityResultSchema>;
 
 export const BackpropResultSchema = z.object({ loss, gradient: f32, ms: z.number() });
 export type BackpropResult = z.infer<typeof BackpropResultSchema>;

@@ -5,10 +5,12 @@
  *
  * @module
  */
+import { ActivityEngine } from "./activity_engine.ts";
 import { BackpropEngine } from "./backprop_engine.ts";
 import { WorkerEvaluation } from "./evaluator.ts";
 import { ForwardEngine } from "./forward_engine.ts";
 import {
+  ActivityInitSchema,
   BackpropInitSchema,
   type EngineInit,
   type Evaluation,
@@ -78,8 +80,8 @@ export function forwardWorkerApi() {
     ...api,
     /** Shared-tangent mode: rebuild a slice of the estimate into the coordinator's vector. */
     rebuild(raw: unknown): void {
-      const { step, sums, start, end } = RebuildSchema.parse(raw);
-      engine().rebuild(step, sums, { start, end });
+      const { step, sums, start, end, scale } = RebuildSchema.parse(raw);
+      engine().rebuild(step, sums, { start, end }, scale);
     },
   };
 }
@@ -93,5 +95,15 @@ export function backpropWorkerApi() {
   }).api;
 }
 
+/** The activity-perturbation worker: per-example tangents at every layer, its shard's estimate. */
+export function activityWorkerApi() {
+  return engineWorkerApi({
+    parse: (raw) => ActivityInitSchema.parse(raw),
+    create: (setup) => ActivityEngine.create(setup),
+    run: (engine, shard) => engine.step(shard),
+  }).api;
+}
+
 export type ForwardWorkerApi = ReturnType<typeof forwardWorkerApi>;
+export type ActivityWorkerApi = ReturnType<typeof activityWorkerApi>;
 export type BackpropWorkerApi = ReturnType<typeof backpropWorkerApi>;

@@ -4,11 +4,13 @@
  *
  * @module
  */
+import { activitySites, activityTransform } from "../ad/activity.ts";
 import { jvpTransform } from "../ad/jvp.ts";
 import { vjpTransform } from "../ad/vjp.ts";
 import { encodeModel } from "../onnx/encode.ts";
 import { withLoss } from "../onnx/models/loss.ts";
 import type { Model } from "../onnx/types.ts";
+import { buildObjective, lossOutputOnly, type Objective } from "./objective.ts";
 
 /** The graphs a training run needs, as ONNX bytes for the workers. */
 export interface TrainingGraphs {
@@ -18,6 +20,15 @@ export interface TrainingGraphs {
   vjp: Uint8Array;
   /** Outputs loss and logits, for evaluation. */
   evaluation: Uint8Array;
+  /** Activity perturbation: the graph (outputs loss and w__grad) and its perturbed values. */
+  activity?: { graph: Uint8Array; sites: { input: string; dims: number[] }[] };
+}
+
+/** Which graphs to build (each defaults to yes, but activity, which defaults to no). */
+export interface GraphChoice {
+  jvp?: boolean;
+  vjp?: boolean;
+  activity?: boolean;
 }
 
 /** Model + loss with only the `loss` output: the function both methods differentiate. */
@@ -29,19 +40,51 @@ export function lossOnly(model: Model): Model {
   };
 }
 
+/** The graphs of the plain objective (the model's cross-entropy) with respect to `wrt`. */
 export function trainingGraphs(
   model: Model,
   wrt: string[],
   K: number,
-  which: { jvp?: boolean; vjp?: boolean } = {},
+  which: GraphChoice = {},
 ): TrainingGraphs {
-  const f = lossOnly(model);
+  const objective = buildObjective(model, {
+    parameters: wrt,
+    seed: 0,
+    source: model.graph.name,
+    perExample: which.activity,
+  });
+  return objectiveGraphs(model, objective, K, which);
+}
+
+/**
+ * The graphs of `objective` (built from `model`): every method and estimator differentiates
+ * the same function, with its stop-gradients; evaluation runs the plain model.
+ */
+export function objectiveGraphs(
+  model: Model,
+  objective: Objective,
+  K: number,
+  which: GraphChoice = {},
+): TrainingGraphs {
+  const { wrt, stopGradients } = objective;
+  const f = lossOutputOnly(objective.model);
   const empty = new Uint8Array();
-  return {
-    jvp: which.jvp === false ? empty : encodeModel(jvpTransform(f, { wrt, tangents: K })),
-    vjp: which.vjp === false ? empty : encodeModel(vjpTransform(f, { wrt })),
-    evaluation: encodeModel(parametersAsInputs(withLoss(model), wrt)),
+  const options = { wrt, stopGradients };
+  const graphs: TrainingGraphs = {
+    jvp: which.jvp === false ? empty : encodeModel(jvpTransform(f, { ...options, tangents: K })),
+    vjp: which.vjp === false ? empty : encodeModel(vjpTransform(f, options)),
+    evaluation: encodeModel(
+      parametersAsInputs(withLoss(model), wrt.filter((w) => !objective.heads.includes(w))),
+    ),
   };
+  if (which.activity) {
+    const activity = { ...options, tangents: K, perExampleLosses: objective.perExampleLosses };
+    graphs.activity = {
+      graph: encodeModel(activityTransform(objective.model, activity)),
+      sites: activitySites(objective.model, activity).map(({ input, dims }) => ({ input, dims })),
+    };
+  }
+  return graphs;
 }
 
 /** Declares the parameters as inputs too (their values stay as defaults), so they can be fed. */

@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from "zod";
+import { UserError } from "../errors.ts";
 import { TangentDistSchema } from "../engine/messages.ts";
 import { MODEL_NAMES } from "../onnx/models/registry.ts";
 
@@ -15,6 +16,10 @@ export const MethodChoiceSchema = z.enum(["forward", "backprop", "both"]);
 export const TangentModeSchema = z.enum(["independent", "shared"]);
 export const OptimizerSchema = z.enum(["sgd", "momentum", "adam"]);
 export const LrScheduleSchema = z.enum(["constant", "exp", "cosine"]);
+/** Where forward gradients put their noise: on every weight, or on every layer's output. */
+export const PerturbSchema = z.enum(["weights", "activations"]);
+/** How K weight tangents' scalars become the estimate: their mean, or the projection. */
+export const CombineSchema = z.enum(["mean", "projection"]);
 
 /** Every resolved training option; summary.json records it in full. */
 export const TrainConfigSchema = z.strictObject({
@@ -62,6 +67,17 @@ export const TrainConfigSchema = z.strictObject({
   checkpointEvery: z.int().nonnegative().optional(),
   maxRetries: z.int().nonnegative().optional(),
   stepTimeout: z.number().positive().optional(),
+  /**
+   * The forward-gradient estimator (src/train/steps/): weight or activity perturbation
+   * (default weights), mean or projection of K weight tangents (default mean), local losses
+   * (one head and loss per block, for both methods; `blocks` names a model file's boundaries).
+   */
+  perturb: PerturbSchema.optional(),
+  combine: CombineSchema.optional(),
+  localLosses: z.boolean().optional(),
+  blocks: z.array(z.string().min(1)).optional(),
+  /** Rescale a step's gradient (estimate) to at most this L2 norm, for both methods. */
+  clipGradNorm: z.number().positive().optional(),
 });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 /** One training method (a run trains one or both). */
@@ -71,4 +87,35 @@ export type Method = Exclude<z.infer<typeof MethodChoiceSchema>, "both">;
 export function totalSteps(config: TrainConfig, stepsPerEpoch: number): number {
   if (config.steps) return config.steps;
   return (config.epochs ?? 1) * stepsPerEpoch;
+}
+
+/**
+ * Refuses estimator options that do not go together, with one line naming the flags (the
+ * combinations that remain all work, for both methods where they apply).
+ */
+export function checkEstimatorOptions(config: TrainConfig, isModelFile: boolean): void {
+  const refuse = (why: string) => {
+    throw new UserError(why);
+  };
+  if (config.perturb === "activations") {
+    if (config.tangentMode === "shared") {
+      refuse(
+        "--perturb activations: needs --tangent-mode independent (its estimate is formed from " +
+          "each worker's own examples, so there are no scalars to share)",
+      );
+    }
+    if (config.combine === "projection") {
+      refuse(
+        "--combine projection: applies to weight tangents (--perturb weights); activity " +
+          "tangents are per example and layer",
+      );
+    }
+  }
+  if (config.blocks && !config.localLosses) refuse("--blocks: only applies with --local-losses");
+  if (config.localLosses && isModelFile && !config.blocks) {
+    refuse(
+      `--local-losses: for a model file, name the block boundaries with --blocks ` +
+        `TENSOR,TENSOR,... (the outputs after which each block ends)`,
+    );
+  }
 }

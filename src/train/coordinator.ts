@@ -19,7 +19,9 @@ import { Evaluations } from "./evaluation.ts";
 import type { MetricRow } from "./metrics.ts";
 import { learningRate } from "./schedules.ts";
 import { type SpawnFn, spawnWorker } from "./spawn.ts";
+import { activityStep } from "./steps/activity_step.ts";
 import { backpropStep } from "./steps/backprop_step.ts";
+import { clipGradNorm } from "./clip.ts";
 import { forwardStep } from "./steps/forward_step.ts";
 import type { StepBatch, StepSetup, StepStrategy } from "./steps/strategy.ts";
 import { checkFinite, stopBeforeStep, stoppedBy, targetMet } from "./stopping.ts";
@@ -71,7 +73,10 @@ export async function runMethod(input: MethodRunInput): Promise<MethodResult> {
   const setup = stepSetup(input);
   switch (input.method) {
     case "forward":
-      return await trainWith(input, setup, forwardStep(setup));
+      // The estimator is a config choice: activity or weight perturbation (mean or projection).
+      return input.config.perturb === "activations"
+        ? await trainWith(input, setup, activityStep(setup))
+        : await trainWith(input, setup, forwardStep(setup));
     case "backprop":
       return await trainWith(input, setup, backpropStep(setup));
   }
@@ -238,6 +243,7 @@ function trainingStep<Api extends EngineWorkerApi, Reply>(
     const replies = await strategy.fanOut(batch, calls);
     const loss = await strategy.combine(replies, batch, calls);
     checkFinite(loss, grad, step, method);
+    if (config.clipGradNorm) clipGradNorm(grad, config.clipGradNorm);
     state.optimizer.step(params, grad, lr);
     state.trainSeconds += (performance.now() - t0) / 1000;
     state.running.push(loss);

@@ -10,7 +10,8 @@ import { loadDataset } from "../data/load.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../fs/atomic.ts";
-import { trainingGraphs } from "../model/graphs.ts";
+import { objectiveGraphs } from "../model/graphs.ts";
+import { buildObjective } from "../model/objective.ts";
 import { loadModelSource, type ModelSource } from "../model/model_source.ts";
 import { type ParamLayout, paramLayout, sharedParams } from "../model/params.ts";
 import { encodeModel } from "../onnx/encode.ts";
@@ -28,7 +29,8 @@ import {
   writeCheckpoint,
 } from "./checkpoint.ts";
 import { sha256Hex } from "./checkpoint_format.ts";
-import type { Method, TrainConfig } from "./config.ts";
+import { checkEstimatorOptions, type Method, type TrainConfig } from "./config.ts";
+import { isModelName } from "../onnx/models/registry.ts";
 import { runMethod } from "./coordinator.ts";
 import { DivergenceError } from "./stopping.ts";
 import { type MethodResult, type ProgressUpdate, resultFromState } from "./summary.ts";
@@ -147,7 +149,10 @@ export async function train(
 export async function resumeTrain(dir: string, options: ResumeOptions = {}): Promise<TrainOutcome> {
   const checkpoint = options.checkpoint ?? await readCheckpoint(dir, "--resume");
   const diverged = checkpoint.methods.find((m) => m.status === "diverged");
-  if (diverged) {
+  const left = methodsOf(checkpoint.config).some((m) =>
+    !checkpoint.methods.some((s) => s.method === m && ["complete", "diverged"].includes(s.status))
+  );
+  if (diverged && !left) {
     throw new UserError(
       `--resume: ${dir} diverged (${diverged.method} at step ${diverged.step}); resuming would ` +
         `diverge again at the same step. Start a new run with a smaller learning rate.`,
@@ -169,6 +174,7 @@ async function execute(
   argv: string[] | null,
   options: TrainOptions,
 ): Promise<TrainOutcome> {
+  checkEstimatorOptions(config, !isModelName(config.model));
   const dataset = await loadDataset(config.dataset, {
     labelColumn: config.labelColumn,
     trainCount: config.trainCount,
@@ -190,20 +196,35 @@ async function execute(
     freeze: config.freeze,
   });
   const model = source.model;
-  const names = source.trainable;
-  const layout = paramLayout(model, names);
-  const initial = sharedParams(model, layout);
+  const objective = buildObjective(model, {
+    parameters: source.trainable,
+    localLosses: config.localLosses ? (config.blocks ?? "layers") : undefined,
+    seed: config.seed,
+    source: config.model,
+    perExample: config.perturb === "activations",
+  });
+  // The layout holds the local heads too (they train); the exported model leaves them out.
+  const layout = paramLayout(objective.model, objective.wrt);
+  const initial = sharedParams(objective.model, layout);
+  const exportLayout = withoutNames(layout, objective.heads);
+  if (config.combine === "projection" && config.tangents > layout.total) {
+    throw new UserError(
+      `--combine projection: --tangents ${config.tangents} is more than the model's ` +
+        `${layout.total} parameters, so the tangents cannot be independent`,
+    );
+  }
   const fingerprint = await fingerprintOf(dataset, layout, initial);
   if (saved) checkFingerprint(saved.fingerprint, fingerprint, outDir);
 
   const methods = methodsOf(config);
   const savedStates = new Map(saved?.methods.map((m) => [m.method, m]) ?? []);
   const results: MethodResult[] = [];
+  // A method that ended (complete, or diverged: it would diverge again) is never rerun.
+  const ended = (m: Method) => ["complete", "diverged"].includes(savedStates.get(m)?.status ?? "");
   for (const m of methods) {
-    const state = savedStates.get(m);
-    if (state?.status === "complete") results.push(resultFromState(state));
+    if (ended(m)) results.push(resultFromState(savedStates.get(m)!));
   }
-  const remaining = methods.filter((m) => savedStates.get(m)?.status !== "complete");
+  const remaining = methods.filter((m) => !ended(m));
   options.onStart?.({
     dataset,
     parameters: layout.total,
@@ -214,9 +235,12 @@ async function execute(
       : {}),
   });
 
-  const graphs = trainingGraphs(model, names, config.tangents, {
-    jvp: remaining.includes("forward"),
+  const forward = remaining.includes("forward");
+  const activity = config.perturb === "activations";
+  const graphs = objectiveGraphs(model, objective, config.tangents, {
+    jvp: forward && !activity,
     vjp: remaining.includes("backprop"),
+    activity: forward && activity,
   });
   const resumes = saved ? saved.resumes + 1 : 0;
   const checkpointOf = (status: RunStatus, states: MethodState[]): RunCheckpoint => ({
@@ -264,19 +288,24 @@ async function execute(
       },
     });
     results.push(result);
-    if (result.status !== "complete") break;
+    // A diverged method does not stop the others: the comparison still gets its baseline.
+    if (result.status !== "complete" && result.status !== "diverged") break;
     if (method !== remaining.at(-1)) {
       // A finished method is never recomputed, whatever happens to the next one.
       await writeCheckpoint(outDir, checkpointOf("running", states()));
     }
   }
 
-  const last = results.at(-1);
+  const stoppedEarly = results.find((r) => r.status === "interrupted" || r.status === "failed");
+  const firstDiverged = results.find((r) => r.status === "diverged");
+  const last = stoppedEarly ?? firstDiverged ?? results.at(-1);
   const status: RunStatus = stoppedBetween
     ? "interrupted"
-    : results.every((r) => r.status === "complete")
-    ? "complete"
-    : last!.status;
+    : stoppedEarly
+    ? stoppedEarly.status
+    : firstDiverged
+    ? "diverged"
+    : "complete";
   if (!dirReady) {
     // The workers never started: nothing was trained and no directory was made.
     throw last?.cause ?? new Error("internal: the run stopped before it started");
@@ -301,7 +330,7 @@ async function execute(
     checkpoint: { file: "checkpoint.bin", resumes },
   };
   await writeCheckpoint(outDir, checkpointOf(status, states()));
-  await writeOutputs(outDir, summary, results, source, layout);
+  await writeOutputs(outDir, summary, results, source, exportLayout);
   if (status === "complete" || status === "diverged") await removeIncomplete(outDir);
   else {
     const next = remaining[results.length - (methods.length - remaining.length)];
@@ -311,8 +340,10 @@ async function execute(
 
   const cause = last?.cause;
   if (cause instanceof DivergenceError) {
-    throw new DivergenceError(
+    throw new RunDivergedError(
       `${cause.message} The outputs up to the last good step are in ${outDir}.`,
+      summary,
+      outDir,
     );
   }
   if (cause instanceof WorkerFailureError) {
@@ -323,6 +354,29 @@ async function execute(
     );
   }
   return { summary, outDir, status };
+}
+
+/**
+ * A run in which a method diverged: thrown after every method ran and the outputs were
+ * written, carrying the summary so that a caller can still show the methods that finished.
+ */
+export class RunDivergedError extends DivergenceError {
+  constructor(message: string, readonly summary: RunSummary, readonly outDir: string) {
+    super(message);
+  }
+}
+
+/** The layout of the tensors not in `names`, at their offsets in the same flat vector. */
+function withoutNames(layout: ParamLayout, names: readonly string[]): ParamLayout {
+  const keep = layout.names.map((n) => !names.includes(n));
+  const pick = <T>(xs: T[]) => xs.filter((_, i) => keep[i]);
+  return {
+    names: pick(layout.names),
+    dims: pick(layout.dims),
+    offsets: pick(layout.offsets),
+    sizes: pick(layout.sizes),
+    total: layout.total,
+  };
 }
 
 /** Writes summary.json (last: it marks the outputs as written), metrics, plots and models. */

@@ -13,7 +13,7 @@ import * as Comlink from "comlink";
  */
 const WebWorker = globalThis.Worker;
 
-export type WorkerKind = "forward_worker" | "backprop_worker";
+export type WorkerKind = "forward_worker" | "backprop_worker" | "activity_worker";
 
 export interface Spawned<T> {
   api: Comlink.Remote<T>;

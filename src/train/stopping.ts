@@ -57,9 +57,13 @@ export function checkFinite(loss: number, grad: Float32Array, step: number, meth
   for (let i = 0; ok && i < grad.length; i++) ok = Number.isFinite(grad[i]);
   if (!ok) {
     const flag = method === "forward" ? "--lr-forward" : "--lr-backprop";
+    const more = method === "forward"
+      ? `, more tangents (--tangents), a lower-variance estimator (--perturb activations) ` +
+        `or --clip-grad-norm`
+      : " or --clip-grad-norm";
     throw new DivergenceError(
       `${method} training diverged at step ${step} (non-finite loss or gradient); the ` +
-        `parameters were not updated. Try a smaller learning rate (--lr or ${flag}).`,
+        `parameters were not updated. Try a smaller learning rate (--lr or ${flag})${more}.`,
     );
   }
 }

@@ -15,11 +15,12 @@ import {
   type ForwardResult,
   ForwardResultSchema,
   type Rebuild,
-  type Shard,
 } from "../../engine/messages.ts";
+import { projectionCoefficients } from "../../random/projection.ts";
 import type { ForwardWorkerApi } from "../../engine/worker_api.ts";
 import { settleAll } from "../supervised_pool.ts";
 import { combineScalars, combineVectors } from "./combine.ts";
+import { fanOutShards } from "./shards.ts";
 import type { StepCalls, StepSetup, StepStrategy } from "./strategy.ts";
 
 /** A worker's reply with its share of the batch. */
@@ -28,6 +29,7 @@ export type ForwardReply = ForwardResult & { weight: number };
 export function forwardStep(setup: StepSetup): StepStrategy<ForwardWorkerApi, ForwardReply> {
   const { config, graphs, layout, params, grad, featureShape, classes } = setup;
   const shared = config.tangentMode === "shared";
+  const projection = config.combine === "projection";
   return {
     kind: "forward_worker",
     workers: config.workers,
@@ -42,35 +44,25 @@ export function forwardStep(setup: StepSetup): StepStrategy<ForwardWorkerApi, Fo
       dist: config.tangentDist,
       stream: shared ? 0 : w,
       rebuildInto: shared ? grad : undefined,
+      combine: config.combine ?? "mean",
       eval: w === 0 ? setup.eval : undefined,
     }),
-    async fanOut({ step, x, labels, count: B }, { pool, budget }) {
-      const width = x.length / B;
-      const shards = Array.from({ length: pool.size }, (_, w) => shardRange(B, pool.size, w));
-      const replies = await settleAll(shards.map(async ({ start, end }, w) => {
-        if (end <= start) return null;
-        const message: Shard = {
-          step,
-          x: x.slice(start * width, end * width),
-          labels: labels.slice(start * classes, end * classes),
-          count: end - start,
-          wantEstimate: !shared,
-        };
-        const r = await pool.call(
-          w,
-          budget,
-          "step",
-          (api) => api.step(message),
-          (raw) => ForwardResultSchema.parse(raw),
-        );
-        return { weight: (end - start) / B, ...r };
-      }));
-      return replies.filter((r) => r !== null);
+    fanOut(batch, calls) {
+      const parse = (raw: unknown) => ForwardResultSchema.parse(raw);
+      return fanOutShards(batch, calls, { classes, wantEstimate: !shared, parse });
     },
     async combine(replies, { step }, calls) {
       if (!shared) return combineVectors(replies, grad);
       const { loss, sums } = combineScalars(replies);
-      await rebuildInParallel({ step, sums }, grad.length, calls);
+      if (!projection) {
+        await rebuildInParallel({ step, sums }, grad.length, calls);
+        return loss;
+      }
+      // Every worker drew the same tangents, so any one's Gram matrix is the batch's.
+      const gram = replies[0].gram;
+      if (!gram) throw new Error("internal: a projection worker sent no Gram matrix");
+      const c = projectionCoefficients(gram, sums, grad.length);
+      await rebuildInParallel({ step, sums: c, scale: 1 }, grad.length, calls);
       return loss;
     },
   };
@@ -81,7 +73,7 @@ export function forwardStep(setup: StepSetup): StepStrategy<ForwardWorkerApi, Fo
  * so the rebuild runs in parallel.
  */
 async function rebuildInParallel(
-  what: Pick<Rebuild, "step" | "sums">,
+  what: Pick<Rebuild, "step" | "sums" | "scale">,
   n: number,
   { pool, budget }: StepCalls<ForwardWorkerApi>,
 ): Promise<void> {
