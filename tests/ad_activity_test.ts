@@ -217,3 +217,87 @@ Deno.test("activity perturbation refuses a parameter read by a node with no batc
     /Transpose node "wt": it reads parameter "dense1.weight" .* not a leading batch dimension/,
   );
 });
+
+/** cos(a, b) over several tensors. */
+function cosine(a: ArrayLike<number>[], b: ArrayLike<number>[]): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  a.forEach((x, i) => {
+    for (let j = 0; j < x.length; j++) {
+      dot += x[j] * b[i][j];
+      na += x[j] * x[j];
+      nb += b[i][j] * b[i][j];
+    }
+  });
+  return dot / Math.sqrt(na * nb);
+}
+
+Deno.test("on the built-in CNN, FG-A's cosine to the gradient is far above FG-W's, as theory bounds it", async () => {
+  const model = createModel("cnn", { inputShape: [1, 28, 28], classes: 10, seed: 0 });
+  const B = 32;
+  const R = 24;
+  const o = plain(model);
+  const feeds = {
+    x: { dtype: "float32", dims: [B, 1, 28, 28], data: normals(B * 784, 5) } as Tensor,
+    labels: {
+      dtype: "float32",
+      dims: [B, 10],
+      data: oneHot(Array.from({ length: B }, (_, i) => i % 10), 10),
+    } as Tensor,
+  };
+  const want = (await exact(o, feeds)).grads as Float32Array[];
+  const params = trainableParameters(model);
+  const n = params.reduce((s, p) => s + p.size, 0);
+
+  // FG-W, K = 1: (∇f·v) v from the exact gradient (the JVP is checked elsewhere).
+  const cw: number[] = [];
+  for (let r = 0; r < R; r++) {
+    const v = params.map((p, i) => {
+      const t = new Float32Array(p.size);
+      sampleTangents(t, p.size, {
+        seed: 1,
+        step: r,
+        worker: i,
+        firstTangent: 0,
+        K: 1,
+        dist: "normal",
+      });
+      return t;
+    });
+    const s = v.reduce((acc, t, i) => acc + t.reduce((a, x, j) => a + x * want[i][j], 0), 0);
+    cw.push(cosine(v.map((t) => t.map((x) => s * x)), want));
+  }
+  // FG-A, K = 1, from the activity graph.
+  const sites = activitySites(o.model, options(o, 1));
+  const D = sites.reduce((s, site) => s + site.dims.reduce((a, b) => a * b, 1), 0);
+  const session = await Session.create(encodeModel(activityTransform(o.model, options(o, 1))));
+  const ca: number[] = [];
+  for (let r = 0; r < R; r++) {
+    const tangents: Record<string, Tensor> = {};
+    sites.forEach((site, j) => {
+      const m = B * site.dims.reduce((a, b) => a * b, 1);
+      const v = new Float32Array(m);
+      sampleTangents(v, m, { seed: 2, step: r, worker: j, firstTangent: 0, K: 1, dist: "normal" });
+      tangents[site.input] = { dtype: "float32", dims: [1, B, ...site.dims], data: v };
+    });
+    const out = await session.run({ ...feeds, ...tangents });
+    ca.push(cosine(o.wrt.map((w) => out[`${w}${GRAD}`].data as Float32Array), want));
+  }
+  await session.release();
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const se = (xs: number[]) =>
+    Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1) / xs.length);
+  // FG-W: E[cos] = E|z|/√n·(1 + O(1/n)) = √(2/(πn)) for a Gaussian tangent.
+  const theoryW = Math.sqrt(2 / (Math.PI * n));
+  assert.ok(
+    Math.abs(mean(cw) - theoryW) <= 4.5 * se(cw) + 0.1 * theoryW,
+    `FG-W cosine ${mean(cw)}, theory ${theoryW}`,
+  );
+  // FG-A perturbs D values per example instead of n weights and averages B independent
+  // per-example estimates, so its cosine is at least √(n/D) times FG-W's (no credit taken for
+  // the batch); the layers that feed the loss directly are exact, which only adds to it.
+  const bound = Math.sqrt(n / D);
+  const ratio = mean(ca) / mean(cw);
+  assert.ok(ratio >= bound, `FG-A/FG-W cosine ratio ${ratio} below √(n/D) = ${bound}`);
+});

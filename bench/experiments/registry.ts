@@ -1,5 +1,7 @@
 /** The experiments in the order `deno task bench` runs them. */
 import type { BenchContext, ResultFile } from "../lib/output.ts";
+import * as defaults from "./defaults.ts";
+import * as learning from "./learning.ts";
 import * as memory from "./memory.ts";
 import * as peer from "./peer.ts";
 import * as stepCost from "./step_cost.ts";
@@ -13,4 +15,13 @@ export interface Experiment {
   run(ctx: BenchContext): Promise<ResultFile<unknown>>;
 }
 
-export const EXPERIMENTS: Experiment[] = [stepCost, peer, tangents, workers, timeToTarget, memory];
+export const EXPERIMENTS: Experiment[] = [
+  stepCost,
+  peer,
+  tangents,
+  workers,
+  timeToTarget,
+  memory,
+  defaults,
+  learning,
+];

@@ -9,7 +9,7 @@
 import type { ModelName } from "../../src/onnx/models/registry.ts";
 import { DivergenceError } from "../../src/train/stopping.ts";
 import type { Method } from "../../src/train/config.ts";
-import { DEFAULT_LR } from "../../src/train/defaults.ts";
+import { DEFAULT_BACKPROP_LR, defaultForwardLr } from "../../src/train/defaults.ts";
 import { benchConfig, type Setup, setup, timedRun } from "../lib/coordinator_run.ts";
 import { begin, type BenchContext, type ResultFile, writeResult, writeSvg } from "../lib/output.ts";
 import { renderPlot, type Row } from "../lib/plot.ts";
@@ -21,7 +21,7 @@ interface Plan {
   model: ModelName;
   /** Training-loss threshold of the stopping rule. */
   target: number;
-  /** Multiples of DEFAULT_LR tried in the sweep. */
+  /** Multiples of the default rate (src/train/defaults.ts) tried in the sweep. */
   factors: number[];
   sweepSeconds: number;
   maxSeconds: number;
@@ -171,7 +171,11 @@ async function measureModel(ctx: BenchContext, p: Plan): Promise<TargetModel> {
   const chosen = { forward: NaN, backprop: NaN } as Record<Method, number>;
   for (const method of ["backprop", "forward"] as Method[]) {
     for (const factor of p.factors) {
-      const lr = DEFAULT_LR[p.model][method] * factor;
+      const backprop = DEFAULT_BACKPROP_LR[p.model];
+      const base = method === "backprop"
+        ? backprop
+        : defaultForwardLr({ lrBackprop: backprop, optimizer: "sgd", tangents: 1 }, s.layout.total);
+      const lr = base * factor;
       const { run, diverged } = await attempt(s, p, method, lr, 1, 1, p.sweepSeconds);
       const r = run?.result;
       sweep.push({
@@ -284,7 +288,7 @@ export async function run(ctx: BenchContext): Promise<ResultFile<TargetData>> {
       optimizer:
         "SGD, constant learning rate, batch 64, seed 0, same initial weights and data order",
       sweep:
-        "each method at K = 1, W = 1 for sweepSeconds per rate; rates = factors × DEFAULT_LR (src/train/defaults.ts)",
+        "each method at K = 1, W = 1 for sweepSeconds per rate; rates = factors × the default rate (src/train/defaults.ts)",
       choice: "reached the target soonest, else lowest final training loss (full train split)",
       variants:
         "backprop; forward K=1; forward K=4; forward K=4 on 2 workers (independent mode); forward variants use the forward K=1 rate",

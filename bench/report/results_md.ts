@@ -1,5 +1,7 @@
 /** RESULTS.md (and README_SECTION.md for full runs), regenerated from every result file. */
 import { writeFileAtomic } from "../../src/fs/atomic.ts";
+import type { DefaultsData } from "../experiments/defaults.ts";
+import type { LearningData } from "../experiments/learning.ts";
 import type { MemoryData } from "../experiments/memory.ts";
 import type { PeerData } from "../experiments/peer.ts";
 import type { StepCostData } from "../experiments/step_cost.ts";
@@ -9,6 +11,7 @@ import type { WorkerData } from "../experiments/workers.ts";
 import { describeMachine } from "../lib/machine.ts";
 import { readResults, type ResultFile } from "../lib/output.ts";
 import { goals, renderGoals } from "./goals_md.ts";
+import { renderDefaults, renderLearning } from "./learning_md.ts";
 import { renderMemory } from "./memory_md.ts";
 import { renderPeer } from "./peer_md.ts";
 import { renderReadmeSection } from "./readme_section.ts";
@@ -25,6 +28,8 @@ export interface AllResults {
   workers?: ResultFile<WorkerData>;
   timeToTarget?: ResultFile<TargetData>;
   memory?: ResultFile<MemoryData>;
+  learning?: ResultFile<LearningData>;
+  defaults?: ResultFile<DefaultsData>;
 }
 
 export async function loadAll(resultsDir: string): Promise<AllResults> {
@@ -37,6 +42,8 @@ export async function loadAll(resultsDir: string): Promise<AllResults> {
     workers: m.get("workers") as ResultFile<WorkerData> | undefined,
     timeToTarget: m.get("time_to_target") as ResultFile<TargetData> | undefined,
     memory: m.get("memory") as ResultFile<MemoryData> | undefined,
+    learning: m.get("learning") as ResultFile<LearningData> | undefined,
+    defaults: m.get("defaults") as ResultFile<DefaultsData> | undefined,
   };
 }
 
@@ -72,6 +79,8 @@ export function renderResults(all: AllResults): string {
     all.workers && renderWorkers(all.workers),
     all.timeToTarget && renderTimeToTarget(all.timeToTarget),
     all.memory && renderMemory(all.memory),
+    all.learning && renderLearning(all.learning),
+    all.defaults && renderDefaults(all.defaults),
   ].filter((s): s is string => typeof s === "string" && s.length > 0);
   return [...head, ...sections].join("\n");
 }

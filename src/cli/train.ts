@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { UserError } from "../errors.ts";
-import { isModelName, MODEL_NAMES } from "../onnx/models/registry.ts";
+import { createModel, isModelName, MODEL_NAMES } from "../onnx/models/registry.ts";
 import { createProgress } from "../report/progress.ts";
 import { formatTable } from "../report/table.ts";
 import {
@@ -14,8 +14,14 @@ import {
   type TrainConfig,
   TrainConfigSchema,
 } from "../train/config.ts";
-import { defaultDataset, defaultLr } from "../train/defaults.ts";
-import { fileModelLr, looksLikeModelFile } from "../model/model_source.ts";
+import {
+  defaultBackpropLr,
+  defaultDataset,
+  defaultForwardLr,
+  FORWARD_LR_SCALE,
+} from "../train/defaults.ts";
+import { parameterCount } from "../onnx/models/parameters.ts";
+import { looksLikeModelFile } from "../model/model_source.ts";
 import {
   methodsOf,
   resumeTrain,
@@ -30,6 +36,23 @@ import { listenForStop } from "./stop_signals.ts";
 import { planResume, splitResume } from "./train_resume.ts";
 
 const cores = navigator.hardwareConcurrency || 1;
+
+/** The default forward rate of each built-in model on its default dataset, K = 1, SGD. */
+function forwardDefaults(): string {
+  return MODEL_NAMES.map((m) => {
+    const tabular = defaultDataset(m) === "penguins";
+    const model = createModel(m, {
+      inputShape: tabular ? [4] : [1, 28, 28],
+      classes: tabular ? 3 : 10,
+      seed: 0,
+    });
+    const lr = defaultForwardLr(
+      { lrBackprop: defaultBackpropLr(m, "sgd"), optimizer: "sgd", tangents: 1 },
+      parameterCount(model),
+    );
+    return `${m} ${lr}`;
+  }).join(", ");
+}
 
 const options: Record<string, CliOption> = {
   model: {
@@ -132,15 +155,23 @@ const options: Record<string, CliOption> = {
   optimizer: { type: "string", default: "sgd", help: "sgd, momentum or adam" },
   lr: {
     type: "string",
-    help: "learning rate for both methods (default: tuned per model and method)",
+    help: "learning rate for both methods (default: --lr-forward's and --lr-backprop's)",
     valueName: "<x>",
   },
   "lr-forward": {
     type: "string",
-    help: "learning rate of the forward-gradient run",
+    help: `learning rate of the forward-gradient run (default, SGD: ${FORWARD_LR_SCALE.weights}` +
+      ` × lr-backprop × √(K/parameters), at most lr-backprop; with --perturb activations ` +
+      `${FORWARD_LR_SCALE.activations} × lr-backprop; Adam: a tenth. At K = 1: ${forwardDefaults()}; the start line prints the value used)`,
     valueName: "<x>",
   },
-  "lr-backprop": { type: "string", help: "learning rate of the backprop run", valueName: "<x>" },
+  "lr-backprop": {
+    type: "string",
+    help: `learning rate of the backprop run (default, SGD: ${
+      MODEL_NAMES.map((m) => `${m} ${defaultBackpropLr(m, "sgd")}`).join(", ")
+    }, a model file ${defaultBackpropLr(undefined, "sgd")}; Adam: a tenth)`,
+    valueName: "<x>",
+  },
   "lr-schedule": {
     type: "string",
     default: "constant",
@@ -266,7 +297,7 @@ export function resolveConfig(
   const parsed = parseCli(argv, { options, schema: FlagsSchema, usage: TRAIN_USAGE });
   if (parsed.kind === "help") return { help: parsed.text };
   const f = parsed.values;
-  const lr = isModelName(f.model) ? defaultLr(f.model, f.optimizer) : fileModelLr(f.optimizer);
+  const lrBackprop = defaultBackpropLr(isModelName(f.model) ? f.model : undefined, f.optimizer);
   if (!isModelName(f.model) && f.dataset === undefined) {
     throw new UserError(`--dataset: required with a model file (e.g. --dataset kmnist)`);
   }
@@ -294,8 +325,8 @@ export function resolveConfig(
     clipGradNorm: f["clip-grad-norm"],
     batchSize: f["batch-size"],
     optimizer: f.optimizer,
-    lrForward: f["lr-forward"] ?? f.lr ?? lr.forward,
-    lrBackprop: f["lr-backprop"] ?? f.lr ?? lr.backprop,
+    lrForward: f["lr-forward"] ?? f.lr,
+    lrBackprop: f["lr-backprop"] ?? f.lr ?? lrBackprop,
     lrSchedule: f["lr-schedule"],
     lrDecay: f["lr-decay"],
     steps: f.steps,
@@ -377,8 +408,7 @@ async function main(): Promise<number> {
         `worker failure: ${e.method} worker ${e.worker} during ${e.during} at step ${e.step}: ` +
           `${e.reason}; ${e.action === "restarted" ? "replaced, recomputing" : "giving up"}`,
       ),
-    onStart: ({ dataset, parameters, methods, modelNotes, resumed }) => {
-      const config = run;
+    onStart: ({ config, dataset, parameters, methods, modelNotes, resumed }) => {
       if (resumed) {
         const where = resumed.map((r) => `${r.method} from step ${r.step}`).join(", then ");
         say(`resuming ${plan!.dir}: ${where || "already complete; rewriting its outputs"}`);

@@ -196,16 +196,6 @@ function fromFile(file: Model, spec: string, options: ModelSourceOptions): Model
   };
 }
 
-/**
- * Default learning rates for a model file (plain SGD; Adam a tenth), as the built-in CNN's
- * are tuned: a starting point, since the right step depends on the model (`--lr`).
- */
-export function fileModelLr(optimizer: string): { forward: number; backprop: number } {
-  const base = { forward: 0.01, backprop: 0.05 };
-  if (optimizer !== "adam") return base;
-  return { forward: base.forward / 10, backprop: base.backprop / 10 };
-}
-
 /** Whether a --model value names a file rather than a (possibly misspelt) built-in model. */
 export function looksLikeModelFile(spec: string): boolean {
   return /\.onnx$/i.test(spec) || spec.includes("/") || spec.includes("\\");

@@ -45,7 +45,8 @@ export const TrainConfigSchema = z.strictObject({
   batchSize: z.int().positive(),
   optimizer: OptimizerSchema,
   /** Learning rate per method (forward gradients need smaller steps than backprop). */
-  lrForward: z.number().positive(),
+  /** Default (undefined): from the parameter count, K and the estimator (defaults.ts). */
+  lrForward: z.number().positive().optional(),
   lrBackprop: z.number().positive(),
   lrSchedule: LrScheduleSchema,
   lrDecay: z.number().nonnegative(),

@@ -22,6 +22,7 @@ import { type SpawnFn, spawnWorker } from "./spawn.ts";
 import { activityStep } from "./steps/activity_step.ts";
 import { backpropStep } from "./steps/backprop_step.ts";
 import { clipGradNorm } from "./clip.ts";
+import { defaultForwardLr } from "./defaults.ts";
 import { forwardStep } from "./steps/forward_step.ts";
 import type { StepBatch, StepSetup, StepStrategy } from "./steps/strategy.ts";
 import { checkFinite, stopBeforeStep, stoppedBy, targetMet } from "./stopping.ts";
@@ -230,7 +231,9 @@ function trainingStep<Api extends EngineWorkerApi, Reply>(
 ): (batch: StepBatch) => Promise<void> {
   const { method, config } = input;
   const { grad, params } = setup;
-  const lr0 = method === "forward" ? config.lrForward : config.lrBackprop;
+  const lr0 = method === "forward"
+    ? config.lrForward ?? defaultForwardLr(config, setup.layout.total)
+    : config.lrBackprop;
   return async (batch) => {
     const { step } = batch;
     const lr = learningRate(config.lrSchedule, lr0, step, {

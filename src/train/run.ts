@@ -33,6 +33,7 @@ import { checkEstimatorOptions, type Method, type TrainConfig } from "./config.t
 import { isModelName } from "../onnx/models/registry.ts";
 import { runMethod } from "./coordinator.ts";
 import { DivergenceError } from "./stopping.ts";
+import { defaultForwardLr } from "./defaults.ts";
 import { type MethodResult, type ProgressUpdate, resultFromState } from "./summary.ts";
 import type { MetricRow } from "./metrics.ts";
 import { WorkerFailureError, type WorkerFailureEvent } from "./supervised_pool.ts";
@@ -63,6 +64,8 @@ export interface RunSummary {
 export interface RunHooks {
   onStart?: (
     info: {
+      /** The run's settings with every default resolved (the forward rate among them). */
+      config: TrainConfig;
       dataset: Dataset;
       parameters: number;
       methods: Method[];
@@ -207,6 +210,10 @@ async function execute(
   const layout = paramLayout(objective.model, objective.wrt);
   const initial = sharedParams(objective.model, layout);
   const exportLayout = withoutNames(layout, objective.heads);
+  // The effective forward rate is part of the run's settings (summary.json, --resume).
+  if (config.lrForward === undefined) {
+    config = { ...config, lrForward: defaultForwardLr(config, layout.total) };
+  }
   if (config.combine === "projection" && config.tangents > layout.total) {
     throw new UserError(
       `--combine projection: --tangents ${config.tangents} is more than the model's ` +
@@ -226,6 +233,7 @@ async function execute(
   }
   const remaining = methods.filter((m) => !ended(m));
   options.onStart?.({
+    config,
     dataset,
     parameters: layout.total,
     methods,
