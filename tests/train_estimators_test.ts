@@ -18,6 +18,8 @@ const COMBINATIONS: [string, Partial<TrainConfig>][] = [
     "projection of 4 shared tangents",
     { combine: "projection", tangents: 4, tangentMode: "shared" },
   ],
+  ["rank-1 weight tangents, independent", { tangentRank: 1, tangents: 2 }],
+  ["rank-2 shared weight tangents", { tangentRank: 2, tangents: 2, tangentMode: "shared" }],
   ["gradient-norm clipping", { clipGradNorm: 3, tangents: 2, lrForward: 0.1 }],
 ];
 
@@ -48,6 +50,7 @@ for (
   const [name, over] of [
     ["LG-FG-A", { perturb: "activations", localLosses: true, optimizer: "adam" }],
     ["projection (shared tangents)", { combine: "projection", tangents: 3, tangentMode: "shared" }],
+    ["rank-1 shared tangents", { tangentRank: 1, tangents: 2, tangentMode: "shared" }],
   ] as [string, Partial<TrainConfig>][]
 ) {
   Deno.test(`an interrupted ${name} run resumes bit-identical to the uninterrupted one`, async () => {
@@ -116,6 +119,11 @@ const REFUSED: [string, string[], RegExp][] = [
     "projection with activity perturbation",
     ["--perturb", "activations", "--combine", "projection"],
     /^error: --combine projection: applies to weight tangents/,
+  ],
+  [
+    "low-rank tangents with activity perturbation",
+    ["--perturb", "activations", "--tangent-structure", "rank1"],
+    /^error: --tangent-structure: applies to weight tangents/,
   ],
   ["--blocks without --local-losses", ["--blocks", "x"], /^error: --blocks: only applies/],
   [

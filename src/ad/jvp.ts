@@ -7,11 +7,18 @@ import { prepare, type TransformOptions } from "./prepare.ts";
 import { lookupRule } from "./table.ts";
 import { fullTangent, zeroTangent } from "./tangent.ts";
 import type { Emitter } from "./emit.ts";
-import type { Node } from "../onnx/types.ts";
+import type { Dim, DType, Node } from "../onnx/types.ts";
+import { densify, FACTOR_A, FACTOR_B, type LowRankTangent, lowRankTerm } from "./low_rank.ts";
 
 export interface JvpOptions extends TransformOptions {
   /** K: tangents evaluated in one run. Default 1. */
   tangents?: number;
+  /**
+   * Rank R of the weight tangents (low_rank.ts): each `wrt` tensor of rank ≥ 2 takes two factor
+   * inputs `w__tangent_a` [K, R, d0] and `w__tangent_b` [K, R, d1] instead of `w__tangent`.
+   * Default: dense tangents.
+   */
+  lowRank?: number;
 }
 
 /** Suffix of the tangent input of a `wrt` tensor and of the tangent output of an output. */
@@ -35,16 +42,29 @@ export function jvpTransform(model: Model, options: JvpOptions): Model {
 
   exposeWrtAsInputs(model, graph, options.wrt, e.metas);
   const tangents = new Map<string, string>();
-  for (const w of options.wrt) {
-    const name = `${w}${TANGENT}`;
+  const factored = new Map<string, LowRankTangent>();
+  const R = options.lowRank;
+  if (R !== undefined && (!Number.isInteger(R) || R < 1)) {
+    throw new UserError(`lowRank: expected a positive integer, got ${R}`);
+  }
+  const input = (name: string, dtype: DType, shape: Dim[]) => {
     e.b.names.reserve(name);
-    const shape = [K, ...e.shape(w)];
-    graph.inputs.push({ name, dtype: e.dtype(w), shape });
-    e.metas.set(name, { dtype: e.dtype(w), shape });
-    tangents.set(w, name);
+    graph.inputs.push({ name, dtype, shape });
+    e.metas.set(name, { dtype, shape });
+    return name;
+  };
+  for (const w of options.wrt) {
+    const dims = e.shape(w) as number[];
+    const factors = R === undefined ? null : lowRankShape(dims, R);
+    if (R !== undefined && factors) {
+      const [d0, d1] = factors;
+      const a = input(`${w}${FACTOR_A}`, e.dtype(w), [K, R, d0]);
+      const b = input(`${w}${FACTOR_B}`, e.dtype(w), [K, R, d1]);
+      factored.set(w, { a, b, R, dims });
+    } else tangents.set(w, input(`${w}${TANGENT}`, e.dtype(w), [K, ...dims]));
   }
 
-  propagateTangents(e, originalNodes, active, tangents, K);
+  propagateTangents(e, originalNodes, active, tangents, K, new Map(), factored);
 
   for (const out of [...graph.outputs]) {
     if (!isFloat(out.dtype)) continue;
@@ -74,6 +94,7 @@ export function propagateTangents(
   tangents: Map<string, string>,
   K: number,
   seeds: ReadonlyMap<string, string> = new Map(),
+  factored: ReadonlyMap<string, LowRankTangent> = new Map(),
 ): void {
   const seed = (y: string) => {
     const v = seeds.get(y);
@@ -82,7 +103,9 @@ export function propagateTangents(
     tangents.set(y, t === undefined ? v : e.add(t, v));
   };
   for (const node of nodes) {
-    if (node.inputs.some((x) => active.has(x))) emitNodeTangents(e, node, active, tangents, K);
+    if (node.inputs.some((x) => active.has(x))) {
+      emitNodeTangents(e, node, active, tangents, K, factored);
+    }
     node.outputs.forEach(seed);
   }
 }
@@ -93,20 +116,44 @@ function emitNodeTangents(
   active: ReadonlySet<string>,
   tangents: Map<string, string>,
   K: number,
+  factored: ReadonlyMap<string, LowRankTangent>,
 ): void {
   const rule = lookupRule(node);
   if (rule.zeroDerivative) return;
+  // Low-rank weight tangents: a term the op forms from the factors, else the dense tangent.
+  const terms: string[] = [];
+  node.inputs.forEach((x, i) => {
+    const t = factored.get(x);
+    if (!t || tangents.has(x)) return;
+    const term = lowRankTerm(e, node, i, t, K);
+    if (term) terms.push(term);
+    else tangents.set(x, densify(e, t, K));
+  });
   if (!rule.jvp) {
     throw new UserError(
       `${node.opType} node "${node.name}": op ${node.opType} has no forward-mode (JVP) rule`,
     );
   }
   const dx = node.inputs.map((x) => tangents.get(x) ?? null);
-  const dy = rule.jvp(node, e.opset, { b: e, x: node.inputs, y: node.outputs, dx, K });
+  const dy = dx.some((t) => t !== null)
+    ? rule.jvp(node, e.opset, { b: e, x: node.inputs, y: node.outputs, dx, K })
+    : node.outputs.map(() => null);
   node.outputs.forEach((y, i) => {
-    const t = dy[i];
+    const t = i === 0 ? e.sum([dy[0], ...terms]) : dy[i];
     if (t && active.has(y)) tangents.set(y, fullTangent(e, t, y, K));
   });
+}
+
+/**
+ * [d0, d1] of a weight that gets a rank-R tangent: rank ≥ 2, and its R·(d0 + d1) factor
+ * values fewer than its d0·d1 entries (they are drawn from the weight's own stretch of the
+ * tangent stream); else null (a dense tangent).
+ */
+export function lowRankShape(dims: readonly number[], R: number): [number, number] | null {
+  if (dims.length < 2) return null;
+  const d0 = dims[0];
+  const d1 = dims.slice(1).reduce((a, b) => a * b, 1);
+  return R * (d0 + d1) < d0 * d1 ? [d0, d1] : null;
 }
 
 /** Each `wrt` initializer becomes an input of the same name; its value stays as the default. */

@@ -124,6 +124,12 @@ const options: Record<string, CliOption> = {
       "independent (each worker its own tangents) or shared (same tangents, workers send K scalars)",
   },
   "tangent-dist": { type: "string", default: "normal", help: "normal or rademacher" },
+  "tangent-structure": {
+    type: "string",
+    default: "dense",
+    help: "weight tangents: dense, rank1 or rank:R (each weight's tangent a sum of R outer " +
+      "products: sampling O(rows + columns), and Gemm/Conv use the factors directly)",
+  },
   perturb: {
     type: "string",
     default: "weights",
@@ -260,6 +266,10 @@ const FlagsSchema = z.object({
   tangents: count,
   "tangent-mode": z.enum(TangentModeSchema.options),
   "tangent-dist": z.enum(TangentDistSchema.options),
+  "tangent-structure": z.string().regex(
+    /^(dense|rank1|rank:[1-9]\d*)$/,
+    "expected dense, rank1 or rank:R",
+  ),
   perturb: z.enum(PerturbSchema.options),
   combine: z.enum(CombineSchema.options),
   "local-losses": z.boolean().default(false),
@@ -318,6 +328,7 @@ export function resolveConfig(
     tangents: f.tangents,
     tangentMode: f["tangent-mode"],
     tangentDist: f["tangent-dist"],
+    tangentRank: tangentRank(f["tangent-structure"]),
     perturb: f.perturb,
     combine: f.combine,
     localLosses: f["local-losses"] || undefined,
@@ -343,6 +354,12 @@ export function resolveConfig(
   });
 }
 
+/** dense → undefined, rank1 → 1, rank:R → R. */
+function tangentRank(structure: string): number | undefined {
+  if (structure === "dense") return undefined;
+  return structure === "rank1" ? 1 : Number(structure.slice("rank:".length));
+}
+
 /** How a method trains, in words: its learning rate and, for forward, its estimator. */
 export function methodLine(config: TrainConfig, method: "forward" | "backprop"): string {
   const local = config.localLosses ? ", local losses" : "";
@@ -351,7 +368,9 @@ export function methodLine(config: TrainConfig, method: "forward" | "backprop"):
   if (method === "backprop") return `backprop (${opt}${local}${clip})`;
   const estimator = config.perturb === "activations"
     ? "activity perturbation"
-    : `weight perturbation, ${config.combine ?? "mean"}, ${config.tangentMode} tangents`;
+    : `weight perturbation, ${config.combine ?? "mean"}, ${config.tangentMode} ${
+      config.tangentRank ? `rank-${config.tangentRank}` : "dense"
+    } tangents`;
   return `forward (${config.optimizer}, lr ${config.lrForward}; ${config.workers} worker(s) × ` +
     `${config.tangents} ${config.tangentDist} tangent(s), ${estimator}${local}${clip})`;
 }

@@ -11,6 +11,9 @@ import { Session } from "../onnx/session.ts";
 import type { Tensor } from "../onnx/types.ts";
 import { accumulateEstimate } from "../random/estimate.ts";
 import { addGram, projectionCoefficients } from "../random/projection.ts";
+import { accumulateFactored, sampleFactors } from "../random/low_rank.ts";
+import { FACTOR_A, FACTOR_B } from "../ad/low_rank.ts";
+import { lowRankShape } from "../ad/jvp.ts";
 import { sampleTangents, type TangentDist } from "../random/tangents.ts";
 import type { ForwardResult, ForwardSetup } from "./messages.ts";
 
@@ -48,18 +51,46 @@ export function rebuildEstimate(
   range: { start: number; end: number },
   key: TangentKey,
   scale = 1 / sums.length,
+  structure?: TangentStructure,
 ): void {
   const { start, end } = range;
   const slice = into.subarray(start, end);
   slice.fill(0);
-  accumulateEstimate(slice, end - start, sums, {
-    seed: key.seed,
-    step: key.step,
-    worker: key.stream,
-    firstTangent: 0,
-    dist: key.dist,
-    offset: start,
-  }, scale);
+  const dense = (from: number, to: number) =>
+    accumulateEstimate(into.subarray(from, to), to - from, sums, {
+      seed: key.seed,
+      step: key.step,
+      worker: key.stream,
+      firstTangent: 0,
+      dist: key.dist,
+      offset: from,
+    }, scale);
+  if (!structure) return dense(start, end);
+  // Low-rank weights: their factors are regenerated and the slice's entries formed from them.
+  const { layout, R } = structure;
+  const K = sums.length;
+  const c = Array.from(sums, (s) => s * scale);
+  layout.names.forEach((_, i) => {
+    const at = layout.offsets[i];
+    const from = Math.max(start, at);
+    const to = Math.min(end, at + layout.sizes[i]);
+    if (from >= to) return;
+    const f = lowRankShape(layout.dims[i], R);
+    if (!f) return dense(from, to);
+    const [d0, d1] = f;
+    const shape = { K, R, d0, d1 };
+    const a = new Float32Array(K * R * d0);
+    const b = new Float32Array(K * R * d1);
+    const stream = { seed: key.seed, step: key.step, worker: key.stream, dist: key.dist };
+    sampleFactors(a, b, shape, { ...stream, offset: at });
+    accumulateFactored(into.subarray(from, to), c, a, b, shape, { from: from - at, to: to - at });
+  });
+}
+
+/** How the tangents of a layout are structured: rank-R factors for the weights that take them. */
+export interface TangentStructure {
+  layout: ForwardSetup["layout"];
+  R: number;
 }
 
 /** One forward-gradient worker's computation (see the module comment). */
@@ -68,15 +99,27 @@ export class ForwardEngine {
   /** Allocated once: a fresh 7 MB vector per step costs more than filling it (page faults). */
   private readonly estimate: Float32Array;
 
+  /** Per parameter: its factor shape when its tangent is low-rank (setup.lowRank), else null. */
+  private readonly factors: ({ d0: number; d1: number } | null)[];
+
   private constructor(private readonly setup: ForwardSetup, private readonly session: Session) {
-    const { layout, K } = setup;
+    const { layout, K, lowRank: R } = setup;
     this.estimate = new Float32Array(new SharedArrayBuffer(layout.total * 4));
-    layout.names.forEach((name, i) => {
-      this.tangents[`${name}${TANGENT}`] = {
-        dtype: "float32",
-        dims: [K, ...layout.dims[i]],
-        data: new Float32Array(K * layout.sizes[i]),
-      };
+    const tensor = (dims: number[]): Tensor => ({
+      dtype: "float32",
+      dims,
+      data: new Float32Array(dims.reduce((a, b) => a * b, 1)),
+    });
+    this.factors = layout.names.map((name, i) => {
+      const f = R === undefined ? null : lowRankShape(layout.dims[i], R);
+      if (!f || R === undefined) {
+        this.tangents[`${name}${TANGENT}`] = tensor([K, ...layout.dims[i]]);
+        return null;
+      }
+      const [d0, d1] = f;
+      this.tangents[`${name}${FACTOR_A}`] = tensor([K, R, d0]);
+      this.tangents[`${name}${FACTOR_B}`] = tensor([K, R, d1]);
+      return { d0, d1 };
     });
   }
 
@@ -88,6 +131,14 @@ export class ForwardEngine {
   sample(step: number): void {
     const { layout, K, seed, stream, dist } = this.setup;
     layout.names.forEach((name, i) => {
+      const f = this.factors[i];
+      if (f) {
+        const a = this.tangents[`${name}${FACTOR_A}`].data as Float32Array;
+        const b = this.tangents[`${name}${FACTOR_B}`].data as Float32Array;
+        const shape = { K, R: this.setup.lowRank!, ...f };
+        sampleFactors(a, b, shape, { seed, step, worker: stream, dist, offset: layout.offsets[i] });
+        return;
+      }
       const out = this.tangents[`${name}${TANGENT}`].data as Float32Array;
       sampleTangents(out, layout.sizes[i], {
         seed,
@@ -121,9 +172,20 @@ export class ForwardEngine {
       // The mean's coefficients s_k/K, or the projection's (n/K)(VᵀV)⁻¹s.
       const c = gram ? projectionCoefficients(gram, scalars, layout.total) : undefined;
       layout.names.forEach((name, i) => {
-        const v = this.tangents[`${name}${TANGENT}`].data as Float32Array;
         const size = layout.sizes[i];
         const dst = estimate!.subarray(layout.offsets[i], layout.offsets[i] + size);
+        const f = this.factors[i];
+        if (f) {
+          // The estimate straight from the factors: Σ_k c_k V_k, V never materialised.
+          dst.fill(0);
+          const a = this.tangents[`${name}${FACTOR_A}`].data as Float32Array;
+          const b = this.tangents[`${name}${FACTOR_B}`].data as Float32Array;
+          const coef = c ?? Array.from(scalars, (s) => s / K);
+          const shape = { K, R: this.setup.lowRank!, ...f };
+          accumulateFactored(dst, coef, a, b, shape, { from: 0, to: size });
+          return;
+        }
+        const v = this.tangents[`${name}${TANGENT}`].data as Float32Array;
         for (let k = 0; k < K; k++) {
           const s = c ? c[k] : scalars[k] / K;
           const vk = v.subarray(k * size, (k + 1) * size);
@@ -154,7 +216,9 @@ export class ForwardEngine {
   ): void {
     const { seed, stream, dist, rebuildInto } = this.setup;
     if (!rebuildInto) throw new Error("rebuild: this worker was set up without rebuildInto");
-    rebuildEstimate(rebuildInto, sums, range, { seed, step, stream, dist }, scale);
+    const { layout, lowRank } = this.setup;
+    const structure = lowRank === undefined ? undefined : { layout, R: lowRank };
+    rebuildEstimate(rebuildInto, sums, range, { seed, step, stream, dist }, scale, structure);
   }
 
   /** VᵀV of this step's K tangents over all parameters (projection). */

@@ -61,6 +61,8 @@ export const ForwardSetupSchema = EngineSetupSchema.extend({
   rebuildInto: f32.optional(),
   /** Mean of the K forward gradients (default) or projection onto their span. */
   combine: z.enum(["mean", "projection"]).optional(),
+  /** Rank of the weight tangents (src/ad/low_rank.ts); dense when absent. */
+  lowRank: z.int().positive().optional(),
 });
 export type ForwardSetup = z.infer<typeof ForwardSetupSchema>;
 

@@ -29,6 +29,8 @@ export interface GraphChoice {
   jvp?: boolean;
   vjp?: boolean;
   activity?: boolean;
+  /** Rank of the JVP graph's weight tangents (dense when absent). */
+  lowRank?: number;
 }
 
 /** Model + loss with only the `loss` output: the function both methods differentiate. */
@@ -71,7 +73,9 @@ export function objectiveGraphs(
   const empty = new Uint8Array();
   const options = { wrt, stopGradients };
   const graphs: TrainingGraphs = {
-    jvp: which.jvp === false ? empty : encodeModel(jvpTransform(f, { ...options, tangents: K })),
+    jvp: which.jvp === false
+      ? empty
+      : encodeModel(jvpTransform(f, { ...options, tangents: K, lowRank: which.lowRank })),
     vjp: which.vjp === false ? empty : encodeModel(vjpTransform(f, options)),
     evaluation: encodeModel(
       parametersAsInputs(withLoss(model), wrt.filter((w) => !objective.heads.includes(w))),

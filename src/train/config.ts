@@ -77,6 +77,8 @@ export const TrainConfigSchema = z.strictObject({
   combine: CombineSchema.optional(),
   localLosses: z.boolean().optional(),
   blocks: z.array(z.string().min(1)).optional(),
+  /** Rank R of the weight tangents (`--tangent-structure rank:R`); dense when absent. */
+  tangentRank: z.int().positive().optional(),
   /** Rescale a step's gradient (estimate) to at most this L2 norm, for both methods. */
   clipGradNorm: z.number().positive().optional(),
 });
@@ -110,6 +112,14 @@ export function checkEstimatorOptions(config: TrainConfig, isModelFile: boolean)
         "--combine projection: applies to weight tangents (--perturb weights); activity " +
           "tangents are per example and layer",
       );
+    }
+  }
+  if (config.tangentRank !== undefined) {
+    if (config.perturb === "activations") {
+      refuse("--tangent-structure: applies to weight tangents (--perturb weights)");
+    }
+    if (config.combine === "projection") {
+      refuse("--combine projection: needs --tangent-structure dense (its Gram matrix is dense)");
     }
   }
   if (config.blocks && !config.localLosses) refuse("--blocks: only applies with --local-losses");

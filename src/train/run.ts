@@ -249,6 +249,7 @@ async function execute(
     jvp: forward && !activity,
     vjp: remaining.includes("backprop"),
     activity: forward && activity,
+    lowRank: config.tangentRank,
   });
   const resumes = saved ? saved.resumes + 1 : 0;
   const checkpointOf = (status: RunStatus, states: MethodState[]): RunCheckpoint => ({

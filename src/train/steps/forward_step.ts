@@ -45,6 +45,7 @@ export function forwardStep(setup: StepSetup): StepStrategy<ForwardWorkerApi, Fo
       stream: shared ? 0 : w,
       rebuildInto: shared ? grad : undefined,
       combine: config.combine ?? "mean",
+      lowRank: config.tangentRank,
       eval: w === 0 ? setup.eval : undefined,
     }),
     fanOut(batch, calls) {
