@@ -5,6 +5,7 @@ import * as learning from "./learning.ts";
 import * as memory from "./memory.ts";
 import * as peer from "./peer.ts";
 import * as stepCost from "./step_cost.ts";
+import * as structure from "./structure.ts";
 import * as tangents from "./tangents.ts";
 import * as timeToTarget from "./time_to_target.ts";
 import * as workers from "./workers.ts";
@@ -24,4 +25,5 @@ export const EXPERIMENTS: Experiment[] = [
   memory,
   defaults,
   learning,
+  structure,
 ];

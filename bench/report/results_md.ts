@@ -11,7 +11,8 @@ import type { WorkerData } from "../experiments/workers.ts";
 import { describeMachine } from "../lib/machine.ts";
 import { readResults, type ResultFile } from "../lib/output.ts";
 import { goals, renderGoals } from "./goals_md.ts";
-import { renderDefaults, renderLearning } from "./learning_md.ts";
+import { renderDefaults, renderLearning, renderStructure } from "./estimators_md.ts";
+import type { StructureRow } from "../experiments/structure.ts";
 import { renderMemory } from "./memory_md.ts";
 import { renderPeer } from "./peer_md.ts";
 import { renderReadmeSection } from "./readme_section.ts";
@@ -30,6 +31,7 @@ export interface AllResults {
   memory?: ResultFile<MemoryData>;
   learning?: ResultFile<LearningData>;
   defaults?: ResultFile<DefaultsData>;
+  structure?: ResultFile<{ rows: StructureRow[] }>;
 }
 
 export async function loadAll(resultsDir: string): Promise<AllResults> {
@@ -44,6 +46,7 @@ export async function loadAll(resultsDir: string): Promise<AllResults> {
     memory: m.get("memory") as ResultFile<MemoryData> | undefined,
     learning: m.get("learning") as ResultFile<LearningData> | undefined,
     defaults: m.get("defaults") as ResultFile<DefaultsData> | undefined,
+    structure: m.get("structure") as ResultFile<{ rows: StructureRow[] }> | undefined,
   };
 }
 
@@ -81,6 +84,7 @@ export function renderResults(all: AllResults): string {
     all.memory && renderMemory(all.memory),
     all.learning && renderLearning(all.learning),
     all.defaults && renderDefaults(all.defaults),
+    all.structure && renderStructure(all.structure),
   ].filter((s): s is string => typeof s === "string" && s.length > 0);
   return [...head, ...sections].join("\n");
 }

@@ -1,6 +1,7 @@
-/** The `learning` and `defaults` sections of RESULTS.md, with the learning goals. */
+/** The estimator sections of RESULTS.md (`learning`, `defaults`, `structure`), with their goals. */
 import type { DefaultsData } from "../experiments/defaults.ts";
 import type { LearningData } from "../experiments/learning.ts";
+import type { StructureRow } from "../experiments/structure.ts";
 import type { ResultFile } from "../lib/output.ts";
 import { img, pct, provenance, table } from "./common.ts";
 
@@ -136,4 +137,26 @@ export function renderDefaults(r: ResultFile<DefaultsData>): string {
       }\n`,
   );
   return out.join("\n");
+}
+
+export function renderStructure(r: ResultFile<{ rows: StructureRow[] }>): string {
+  const cases = ["forward pass", "backprop", "FG-W dense", "FG-W rank-1", "FG-W rank-4", "FG-A"];
+  const fg = ["FG-W dense", "FG-W rank-1", "FG-W rank-4", "FG-A"];
+  const out: string[] = [`## 9. Step cost of structured tangents and activity perturbation\n`];
+  out.push(provenance(r));
+  out.push(
+    "One thread, batch 64, K = 1, the engines the workers run (sampling, the graph run and the " +
+      "estimate included), cases interleaved round by round; medians. T_f/T_b: a forward-" +
+      "gradient step over a backprop step (goal on paper-mlp with the default structure: ≤ 0.70).\n",
+  );
+  out.push(table(
+    ["model", "n", ...cases.map((c) => `${c} (ms)`), ...fg.map((c) => `${c} T_f/T_b`)],
+    r.data.rows.map((x) => [
+      x.model,
+      x.parameters.toLocaleString("en-US"),
+      ...cases.map((c) => x.ms[c].toFixed(2)),
+      ...fg.map((c) => x.overBackprop[c].toFixed(2)),
+    ]),
+  ));
+  return out.join("\n") + "\n";
 }
