@@ -45,6 +45,16 @@ export type { Attr, Dim, DType, Graph, Model, Node, Tensor, ValueInfo } from "./
 // Differentiation.
 export { jvpModel, type JvpOptions, jvpTransform } from "./src/ad/jvp.ts";
 export { vjpModel, vjpTransform } from "./src/ad/vjp.ts";
+// Activity perturbation (per-example tangents at layer outputs) and local losses.
+export {
+  type ActivityOptions,
+  type ActivitySite,
+  activitySites,
+  activityTransform,
+} from "./src/ad/activity.ts";
+export { layerBoundaries, withLocalLosses } from "./src/model/local_losses.ts";
+export { buildObjective, type Objective } from "./src/model/objective.ts";
+export { projectionCoefficients } from "./src/random/projection.ts";
 export {
   checkGrads,
   type GradCheckOptions,

@@ -73,7 +73,7 @@ const CASES: [
 ];
 
 for (const [name, op, xDims, wDims, attrs] of CASES) {
-  for (const R of [1, 3]) {
+  for (const R of [1, 2]) {
     Deno.test(`a rank-${R} weight tangent through ${name} equals the densified tangent`, async () => {
       const m = model(op, xDims, wDims, attrs);
       const K = 2;
