@@ -6,7 +6,7 @@ import { ALL_CASES } from "./ad_rules/all_cases.ts";
 // One table-driven test: every differentiable op's rule against float64 central finite
 // differences and the JVP–VJP inner-product identity, across shapes and attribute variants.
 for (const c of ALL_CASES) {
-  Deno.test(`${c.op} rule matches finite differences and its VJP: ${c.label}`, async () => {
+  Deno.test(`${c.op} rule matches finite differences and its VJP, its reference onnxruntime: ${c.label}`, async () => {
     const report = await checkGrads(c.model(), {
       wrt: c.wrt,
       tangents: c.tangents,
@@ -15,8 +15,13 @@ for (const c of ALL_CASES) {
       tol: c.tol,
       // Inputs declared with symbolic dims (e.g. ["N", 3]) stay symbolic in the transforms.
       keepSymbolic: true,
+      compareForward: true,
     });
     assert.ok(report.rows.length > 0, "the check compared nothing");
+    // The host reference the differences use agrees with onnxruntime on the op itself.
+    for (const f of report.forward!) {
+      assert.equal(f.mismatch, null, `${f.output}: evaluate against onnxruntime: ${f.mismatch}`);
+    }
     for (const r of report.rows) {
       assert.ok(
         r.jvpVsFd <= report.tol,

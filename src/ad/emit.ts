@@ -166,6 +166,28 @@ export class Emitter {
     return this.op("Shape", [x]);
   }
 
+  /** `cond ? a : c` elementwise; before Where (opset 9), cond·a + (1 − cond)·c. */
+  where(cond: string, a: string, c: string): string {
+    if (this.opset >= 9) return this.op("Where", [cond, a, c]);
+    const like = this.dtype(a) === "float64" ? a : c;
+    const on = this.castToFloat(cond, like);
+    return this.add(this.mul(on, a), this.mul(this.sub(this.scalar(1, like), on), c));
+  }
+
+  /** Sign of x; before Sign (opset 9), [x > 0] − [x < 0]. */
+  sign(x: string): string {
+    if (this.opset >= 9) return this.op("Sign", [x]);
+    const zero = this.scalar(0, x);
+    const pos = this.castToFloat(this.op("Greater", [x, zero]), x);
+    return this.sub(pos, this.castToFloat(this.op("Less", [x, zero]), x));
+  }
+
+  /** `g` broadcast to the shape of `x`; before Expand (opset 8), g + zeros like x. */
+  expandLike(g: string, x: string): string {
+    if (this.opset >= 8) return this.op("Expand", [g, this.shapeOf(x)]);
+    return this.add(g, this.zerosLike(x));
+  }
+
   /** Zeros with the shape and type of `x` (works for symbolic shapes). */
   zerosLike(x: string): string {
     // ConstantOfShape arrived in opset 9; before it, x·0 (x is a finite parameter here).

@@ -27,9 +27,20 @@ export const TANGENT = "__tangent";
 /**
  * Forward mode: a graph that also outputs, for each float output `o`, `o__tangent` of shape
  * [K, ...shape(o)] — the K directional derivatives along the tangents fed as `w__tangent`.
+ *
+ * Each `wrt` tensor is a plain graph input of the returned model, without an initializer
+ * (onnxruntime would not accept a feed for an input that is also an initializer): the caller
+ * feeds its value with every run, together with the other inputs. A `wrt` tensor that was a
+ * weight of the model keeps its values in the original model's initializers.
  */
 export function jvpModel(model: Uint8Array, options: JvpOptions): Uint8Array {
-  return encodeModel(jvpTransform(decodeModel(model), options));
+  return encodeModel(wrtAsPlainInputs(jvpTransform(decodeModel(model), options), options.wrt));
+}
+
+/** Drops the initializers of the `wrt` inputs, so that they are inputs a runtime accepts feeds for. */
+export function wrtAsPlainInputs(model: Model, wrt: string[]): Model {
+  for (const w of wrt) model.graph.initializers.delete(w);
+  return model;
 }
 
 export function jvpTransform(model: Model, options: JvpOptions): Model {

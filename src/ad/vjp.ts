@@ -3,7 +3,7 @@ import { decodeModel } from "../onnx/decode.ts";
 import { encodeModel } from "../onnx/encode.ts";
 import type { Model } from "../onnx/types.ts";
 import { isFloat } from "../onnx/types.ts";
-import { exposeWrtAsInputs } from "./jvp.ts";
+import { exposeWrtAsInputs, wrtAsPlainInputs } from "./jvp.ts";
 import { prepare, type TransformOptions } from "./prepare.ts";
 import { lookupRule } from "./table.ts";
 import { unbroadcast } from "./tangent.ts";
@@ -14,9 +14,14 @@ export const GRAD = "__grad";
 /**
  * Reverse mode: a graph that takes a cotangent `o__cotangent` for each float output and
  * outputs `w__grad` (shape of w) for each `wrt` tensor: the vector–Jacobian product.
+ *
+ * Each `wrt` tensor is a plain graph input of the returned model, without an initializer
+ * (onnxruntime would not accept a feed for an input that is also an initializer): the caller
+ * feeds its value with every run, together with the other inputs and the cotangents. A `wrt`
+ * tensor that was a weight of the model keeps its values in the original model's initializers.
  */
 export function vjpModel(model: Uint8Array, options: TransformOptions): Uint8Array {
-  return encodeModel(vjpTransform(decodeModel(model), options));
+  return encodeModel(wrtAsPlainInputs(vjpTransform(decodeModel(model), options), options.wrt));
 }
 
 export function vjpTransform(model: Model, options: TransformOptions): Model {

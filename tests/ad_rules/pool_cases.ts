@@ -184,6 +184,19 @@ const maxPoolCases: RuleCase[] = [
     opset: 13,
   }),
   maxPool({
+    label: "opset 12, overlapping windows (one-hot scatter-add)",
+    shape: [2, 2, 5, 5],
+    attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] },
+    opset: 12,
+  }),
+  maxPool({
+    label: "opset 8, overlapping windows with Indices output (one-hot gather)",
+    shape: [1, 2, 4, 5],
+    attrs: { kernel_shape: [2, 2] },
+    indices: true,
+    opset: 8,
+  }),
+  maxPool({
     label: "opset 11, dilated disjoint windows",
     shape: [1, 2, 6, 6],
     attrs: { kernel_shape: [2, 2], strides: [4, 4], dilations: [2, 2] },

@@ -16,6 +16,7 @@ import { seededNormals } from "../../random/seeded.ts";
 import { COTANGENT, GRAD, vjpTransform } from "../vjp.ts";
 import { evaluate } from "../host/evaluate.ts";
 import { floats } from "../host/ndarray.ts";
+import { compareWithEngine, type ForwardRow } from "./check_forward.ts";
 
 export interface GradCheckOptions {
   /** Tensors to differentiate; default: every float initializer (else every float input). */
@@ -36,6 +37,11 @@ export interface GradCheckOptions {
    * `inputShapes` only to draw values: checks that the rules work with symbolic dims.
    */
   keepSymbolic?: boolean;
+  /**
+   * Also run the plain model in onnxruntime and compare its outputs with the host reference
+   * that the finite differences use (`forward` in the report).
+   */
+  compareForward?: boolean;
 }
 
 export interface GradCheckRow {
@@ -52,6 +58,8 @@ export interface GradCheckReport {
   tol: number;
   ok: boolean;
   inputShapes: Record<string, number[]>;
+  /** With `compareForward`: onnxruntime's outputs against the host reference, per output. */
+  forward?: ForwardRow[];
 }
 
 /** Seeded standard normals for check inputs and directions (src/random's counter-based stream). */
@@ -70,6 +78,13 @@ function concrete(name: string, shape: Dim[] | undefined, given?: number[]): num
     throw new UserError(`input "${name}" has no declared shape; pass --input-shape ${name}=...`);
   }
   return shape.map((d) => (typeof d === "number" ? d : 2));
+}
+
+/** The `wrt` values that are graph inputs (the others are initializers of the model). */
+function inputParams(g: Model["graph"], params: Record<string, Tensor>): Record<string, Tensor> {
+  return Object.fromEntries(
+    Object.entries(params).filter(([w]) => g.inputs.some((v) => v.name === w)),
+  );
 }
 
 function f32(dims: number[], data: Float32Array): Tensor {
@@ -148,6 +163,9 @@ export async function checkGrads(
     const cot: Record<string, Float32Array> = {};
     const primal = evaluate(model, { ...feeds, ...params });
     outputs.forEach((o, i) => (cot[o] = seededNormals(primal[o].data.length, seed, COTANGENTS, i)));
+    const forward = options.compareForward
+      ? await compareWithEngine(model, { ...feeds, ...inputParams(g, params) }, primal)
+      : undefined;
 
     for (const [wi, w] of wrt.entries()) {
       const n = elementCount(params[w].dims);
@@ -205,7 +223,9 @@ export async function checkGrads(
         });
       }
     }
-    return { rows, tol, inputShapes, ok: rows.every((r) => r.jvpVsFd <= tol && r.vjpVsJvp <= tol) };
+    const ok = rows.every((r) => r.jvpVsFd <= tol && r.vjpVsJvp <= tol) &&
+      (forward ?? []).every((r) => r.mismatch === null);
+    return { rows, tol, inputShapes, ok, ...(forward ? { forward } : {}) };
   } finally {
     await jvp.release();
     await vjp.release();

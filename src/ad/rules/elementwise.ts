@@ -39,12 +39,12 @@ export const elementwiseRules: Record<string, Rule> = {
   ),
   LeakyRelu: unaryRule(alpha(0.01), (e, x, _y, { alpha }) => {
     const pos = e.op("Greater", [x, e.scalar(0, x)]);
-    return e.op("Where", [pos, e.scalar(1, x), e.scalar(alpha, x)]);
+    return e.where(pos, e.scalar(1, x), e.scalar(alpha, x));
   }, (x, { alpha }) => (x > 0 ? x : alpha * x)),
   // d/dx elu = 1 for x > 0, else alpha·eˣ = y + alpha.
   Elu: unaryRule(alpha(1), (e, x, y, { alpha }) => {
     const pos = e.op("Greater", [x, e.scalar(0, x)]);
-    return e.op("Where", [pos, e.scalar(1, x), e.add(y, e.scalar(alpha, x))]);
+    return e.where(pos, e.scalar(1, x), e.add(y, e.scalar(alpha, x)));
   }, (x, { alpha }) => (x > 0 ? x : alpha * Math.expm1(x))),
   Sigmoid: unaryRule(
     noAttrs,
@@ -57,7 +57,7 @@ export const elementwiseRules: Record<string, Rule> = {
   Log: unaryRule(noAttrs, (e, x) => e.op("Reciprocal", [x]), Math.log),
   Reciprocal: unaryRule(noAttrs, (e, _x, y) => e.neg(e.mul(y, y)), (x) => 1 / x),
   Sqrt: unaryRule(noAttrs, (e, _x, y) => e.div(e.scalar(0.5, y), y), Math.sqrt),
-  Abs: unaryRule(noAttrs, (e, x) => e.op("Sign", [x]), Math.abs),
+  Abs: unaryRule(noAttrs, (e, x) => e.sign(x), Math.abs),
   Sin: unaryRule(noAttrs, (e, x) => e.op("Cos", [x]), Math.sin),
   Cos: unaryRule(noAttrs, (e, x) => e.neg(e.op("Sin", [x])), Math.cos),
   // d/dx erf = 2/√π·e^(−x²)

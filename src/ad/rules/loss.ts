@@ -134,7 +134,7 @@ function clipMasks(b: Emitter, x: string, lo?: string, hi?: string) {
     return hi ? b.mul(below, ind(b.op("Less", [lo!, hi]))) : below;
   };
   const atHi = () => {
-    const raised = lo ? b.op("Where", [b.op("Less", [x, lo]), lo, x]) : x;
+    const raised = lo ? b.where(b.op("Less", [x, lo]), lo, x) : x;
     return b.sub(b.scalar(1, x), ind(b.op("Less", [raised, hi!])));
   };
   return { inside, atLo, atHi };

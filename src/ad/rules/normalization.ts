@@ -334,7 +334,7 @@ const layerNormalization = defineRule(layerNormAttrs, {
       gx = b.sum(parts);
       // A Mean cotangent alone has the statistics' shape: spread it over X.
       if (gx && !sameShape(b.shape(gx), b.shape(x[0]))) {
-        gx = b.op("Expand", [gx, b.shapeOf(x[0])]);
+        gx = b.expandLike(gx, x[0]);
       }
     }
     return [gx, needs[1] && g ? b.mul(g, p.xhat) : null, needs[2] && g ? g : null];

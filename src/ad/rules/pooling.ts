@@ -261,6 +261,29 @@ function maxPoolIndices(b: Emitter, node: Node, a: z.infer<typeof maxPoolAttrs>)
   return b.node("MaxPool", [node.inputs[0]], { ...node.attrs, storage_order: 0 }, 2)[1];
 }
 
+/**
+ * For opsets without GatherElements (11) or ScatterElements reduction "add" (16): a float
+ * [planes, outputs per plane, inputs per plane] matrix, 1 where an output's argmax is that
+ * input. Gathering and scatter-adding become batched MatMuls with it (exact with overlapping
+ * windows; its size is planes × outputs × inputs per plane).
+ */
+function argmaxOneHot(b: Emitter, node: Node, a: z.infer<typeof maxPoolAttrs>, y: string) {
+  requireOpset(node, b, 8, "MaxPool's Indices output");
+  const x = node.inputs[0];
+  const plane = size(staticSpatial(b, x, node));
+  const outputs = size(staticSpatial(b, y, node));
+  const flat = maxPoolIndices(b, node, a);
+  const span = b.ints([plane]);
+  const within = b.sub(flat, b.mul(b.div(flat, span), span));
+  const positions = b.constant({
+    dtype: "int64",
+    dims: [plane],
+    data: BigInt64Array.from({ length: plane }, (_, i) => BigInt(i)),
+  });
+  const hit = b.op("Equal", [b.reshape(within, [-1, outputs, 1]), positions]);
+  return { oneHot: b.castToFloat(hit, x), plane, outputs };
+}
+
 /** Windows of different outputs share no input element (so scatter targets are unique). */
 function disjointWindows(g: Pick<Geometry, "kernel" | "strides" | "dilations">): boolean {
   return g.kernel.every((_, i) => g.strides[i] >= extent(g, i));
@@ -282,7 +305,11 @@ const maxPool = defineRule(maxPoolAttrs, {
   },
   // Each output is the input element at its argmax: gather the tangent there.
   jvp: ({ b, node, attrs, y, dx, K }) => {
-    requireOpset(node, b, 11, "GatherElements");
+    if (b.opset < 11) {
+      const { oneHot, plane } = argmaxOneHot(b, node, attrs, y[0]);
+      const picked = b.op("MatMul", [oneHot, b.reshape(dx[0]!, [K, -1, plane, 1])]);
+      return [b.op("Reshape", [picked, tangentShape(b, y[0], K)]), null];
+    }
     const indices = b.reshape(maxPoolIndices(b, node, attrs), [1, -1]);
     const flat = b.reshape(dx[0]!, [K, -1]);
     const picked = b.op("GatherElements", [flat, b.op("Expand", [indices, b.ints([K, 1])])], {
@@ -299,20 +326,14 @@ const maxPool = defineRule(maxPoolAttrs, {
       strides: perAxis(node, "strides", attrs.strides, rank - 2, 1),
       dilations: perAxis(node, "dilations", attrs.dilations, rank - 2, 1),
     };
-    requireOpset(node, b, 11, "ScatterElements");
-    let reduction: Reduction = "add";
-    if (b.opset < 16) {
-      // ScatterElements has no reduction before opset 16; plain scatter is exact only
-      // when no two outputs can pick the same input element.
-      if (!disjointWindows(g)) {
-        throw unsupported(
-          node,
-          "kernel_shape",
-          `with overlapping windows needs opset ≥ 16 to differentiate (ScatterElements reduction "add"); the model has opset ${b.opset}`,
-        );
-      }
-      reduction = "none";
+    if (b.opset < 11 || (b.opset < 16 && !disjointWindows(g))) {
+      const { oneHot, outputs } = argmaxOneHot(b, node, attrs, node.outputs[0]);
+      const spread = b.op("MatMul", [b.reshape(gy[0], [-1, 1, outputs]), oneHot]);
+      return [b.op("Reshape", [spread, b.shapeOf(x[0])])];
     }
+    // ScatterElements has no reduction before opset 16; plain scatter is exact there
+    // because no two outputs can pick the same input element.
+    const reduction: Reduction = b.opset < 16 ? "none" : "add";
     const indices = b.reshape(maxPoolIndices(b, node, attrs), [-1]);
     const zeros = b.zerosLike(b.reshape(x[0], [-1]));
     const scattered = b.op(
@@ -406,7 +427,7 @@ const globalAveragePool = linearRule(noAttrs, {
     return b.reduce("ReduceMean", t, axes, true);
   },
   transpose: ({ b, x, y }, gy) => {
-    const spread = b.op("Expand", [gy, b.shapeOf(x[0])]);
+    const spread = b.expandLike(gy, x[0]);
     const sp = b.shape(x[0]).slice(2);
     if (isStatic(sp)) return b.div(spread, b.scalar(size(sp), x[0]));
     const count = b.div(b.op("Size", [x[0]]), b.op("Size", [y[0]]));

@@ -71,7 +71,7 @@ function hostReduce(t: Tensor, axes: number[], keep: boolean, mean: boolean): Te
 /** Gradient of a reduction: re-insert reduced axes, broadcast back to the input's shape. */
 function spread(e: Emitter, g: string, x: string, axes: number[], keep: boolean): string {
   const kept = keep ? g : e.unsqueeze(g, axes);
-  return e.op("Expand", [kept, e.shapeOf(x)]);
+  return e.expandLike(kept, x);
 }
 
 function reduction(op: "ReduceSum" | "ReduceMean"): Rule {
