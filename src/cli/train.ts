@@ -397,6 +397,7 @@ async function main(): Promise<number> {
       progress?.log(`methods: ${methods.map((m) => methodLine(config, m)).join("; ")}`);
     },
     onProgress: (method, p) => progress?.update(method, p),
+    onNotice: (line) => say(`note: ${line}`),
   };
   const report = (summary: RunSummary, outDir: string) => {
     if (run.json) {

@@ -7,7 +7,7 @@
  * @module
  */
 import { loadDataset } from "../data/load.ts";
-import type { Dataset } from "../data/dataset.ts";
+import { type Dataset, featureSize } from "../data/dataset.ts";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../fs/atomic.ts";
 import { objectiveGraphs } from "../model/graphs.ts";
@@ -32,6 +32,7 @@ import { sha256Hex } from "./checkpoint_format.ts";
 import { checkEstimatorOptions, type Method, type TrainConfig } from "./config.ts";
 import { isModelName } from "../onnx/models/registry.ts";
 import { runMethod } from "./coordinator.ts";
+import { assertFitsMemory, fitConfig } from "./fit.ts";
 import { DivergenceError } from "./stopping.ts";
 import { type MethodResult, type ProgressUpdate, resultFromState } from "./summary.ts";
 import type { MetricRow } from "./metrics.ts";
@@ -75,6 +76,8 @@ export interface RunHooks {
   onEvaluation?: (row: MetricRow) => void;
   /** A worker failed (it was replaced, or the run stops: see `event.action`). */
   onFailure?: (event: WorkerFailureEvent) => void;
+  /** A setting was adjusted to fit the data (one line, printed at start). */
+  onNotice?: (line: string) => void;
 }
 
 export interface TrainOptions extends RunHooks {
@@ -213,6 +216,14 @@ async function execute(
         `${layout.total} parameters, so the tangents cannot be independent`,
     );
   }
+  const fit = {
+    trainCount: dataset.train.count,
+    featureSize: featureSize(dataset.featureShape),
+    parameters: layout.total,
+    forward: methodsOf(config).includes("forward"),
+  };
+  config = fitConfig(config, fit, (line) => options.onNotice?.(line));
+  assertFitsMemory(config, fit);
   const fingerprint = await fingerprintOf(dataset, layout, initial);
   if (saved) checkFingerprint(saved.fingerprint, fingerprint, outDir);
 

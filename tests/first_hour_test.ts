@@ -1,0 +1,62 @@
+/** "A first hour without surprises": what a new user types, through the CLI, as they type it. */
+import assert from "node:assert/strict";
+import { exists, runCli } from "./reliability_helpers.ts";
+
+const dir = await Deno.makeTempDir({ prefix: "fwdgrad-first-hour-" });
+await Deno.writeTextFile(`${dir}/somefile`, "not a directory\n");
+
+/** Asserts one `error:` line, exit 2, no stack trace, matching `pattern`. */
+function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp): void {
+  assert.equal(r.code, 2, r.stderr);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, `expected one line, got:\n${r.stderr}`);
+  assert.match(lines[0], /^error: /);
+  assert.match(lines[0], pattern);
+}
+
+for (
+  const [out, pattern] of [
+    ["/proc/fwdgrad-x", /--out: cannot create \/proc\/fwdgrad-x/],
+    [`${dir}/somefile/run`, /--out: cannot create .*somefile\/run: .*somefile is a file/],
+  ] as const
+) {
+  Deno.test(`train --out ${out.replace(dir, "<tmp>")} is refused in one line before any work starts`, async () => {
+    assertOneLineError(await runCli("src/cli/train.ts", ["--out", out, "--steps", "1"]), pattern);
+  });
+}
+
+Deno.test("train --out onto a plain file does not suggest resuming it", async () => {
+  const r = await runCli("src/cli/train.ts", ["--out", `${dir}/somefile`, "--steps", "1"]);
+  assertOneLineError(r, /already exists; choose another directory/);
+  assert.doesNotMatch(r.stderr, /--resume/);
+});
+
+Deno.test("train --batch-size larger than the data is clamped with a notice and recorded", async () => {
+  const out = `${dir}/big-batch`;
+  const r = await runCli("src/cli/train.ts", [
+    ...["--batch-size", "100000", "--steps", "1", "--method", "backprop", "--out", out, "--json"],
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /--batch-size 100000 is more than the 274 training examples; using 274/);
+  const summary = JSON.parse(await Deno.readTextFile(`${out}/summary.json`));
+  assert.equal(summary.config.batchSize, 274);
+});
+
+Deno.test("train --workers more than a batch's examples is clamped with a notice", async () => {
+  const out = `${dir}/many-workers`;
+  const r = await runCli("src/cli/train.ts", [
+    ...["--batch-size", "2", "--workers", "4", "--steps", "1", "--method", "forward"],
+    ...["--out", out, "--json"],
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /--workers 4 is more than the 2 examples in a batch; using 2/);
+  const summary = JSON.parse(await Deno.readTextFile(`${out}/summary.json`));
+  assert.equal(summary.config.workers, 2);
+});
+
+Deno.test("train --tangents 1e9 is refused up front, naming the flag and the size", async () => {
+  const out = `${dir}/huge-k`;
+  const r = await runCli("src/cli/train.ts", ["--tangents", "1e9", "--steps", "1", "--out", out]);
+  assertOneLineError(r, /--tangents 1000000000: needs about .* GiB.* more than this machine's/);
+  assert.equal(await exists(out), false);
+});
