@@ -60,3 +60,25 @@ Deno.test("train --tangents 1e9 is refused up front, naming the flag and the siz
   assertOneLineError(r, /--tangents 1000000000: needs about .* GiB.* more than this machine's/);
   assert.equal(await exists(out), false);
 });
+
+Deno.test("paths typed in a subdirectory resolve there under deno task (INIT_CWD)", async () => {
+  const sub = `${dir}/where-i-am`;
+  await Deno.mkdir(sub);
+  await Deno.writeTextFile(`${sub}/mine.csv`, "f,label\n1,a\n2,b\n3,a\n4,b\n5,a\n6,b\n");
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      ...["run", "-A", "src/cli/train.ts", "--dataset", "mine.csv", "--label-column", "label"],
+      ...["--model", "logreg", "--steps", "1", "--method", "backprop", "--out", "run", "--json"],
+    ],
+    env: { INIT_CWD: sub },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.ok(await exists(`${sub}/run/summary.json`), "--out resolved in INIT_CWD");
+});
+
+Deno.test("train --dataset with a missing file says file not found", async () => {
+  const r = await runCli("src/cli/train.ts", ["--dataset", "data/nosuch.csv"]);
+  assertOneLineError(r, /^error: file not found: data\/nosuch\.csv$/);
+});

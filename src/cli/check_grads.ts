@@ -6,6 +6,8 @@ import { formatTable } from "../report/table.ts";
 import { loadModelSource } from "../model/model_source.ts";
 import { type CliOption, parseCli } from "./args.ts";
 import { runMain } from "./main_wrapper.ts";
+import { userPath } from "./user_path.ts";
+import { isModelName } from "../onnx/models/registry.ts";
 
 const options: Record<string, CliOption> = {
   wrt: {
@@ -76,7 +78,8 @@ async function main(): Promise<number> {
     console.log(parsed.text);
     return 0;
   }
-  const path = parsed.positionals[0];
+  const arg = parsed.positionals[0];
+  const path = isModelName(arg) ? arg : userPath(arg);
   const f = parsed.values;
   // The data input's shape, with its batch dim (default 2): one --input-shape at most.
   const given = (f["input-shape"] ?? []).map((s) => {

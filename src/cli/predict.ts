@@ -6,6 +6,7 @@ import { Evaluator } from "../engine/evaluator.ts";
 import { loadModelSource } from "../model/model_source.ts";
 import { type CliOption, parseCli } from "./args.ts";
 import { runMain } from "./main_wrapper.ts";
+import { datasetArg, userPath } from "./user_path.ts";
 
 const options: Record<string, CliOption> = {
   dataset: { type: "string", default: "penguins", help: "dataset, as for train" },
@@ -55,9 +56,9 @@ async function main(): Promise<number> {
     console.log(parsed.text);
     return 0;
   }
-  const path = parsed.positionals[0];
+  const path = userPath(parsed.positionals[0]);
   const f = parsed.values;
-  const dataset = await loadDataset(f.dataset, {
+  const dataset = await loadDataset(datasetArg(f.dataset), {
     labelColumn: f["label-column"],
     trainCount: f["train-count"],
     testCount: f["test-count"],

@@ -28,6 +28,7 @@ import { type CliOption, parseCli } from "./args.ts";
 import { runMain } from "./main_wrapper.ts";
 import { listenForStop } from "./stop_signals.ts";
 import { planResume, splitResume } from "./train_resume.ts";
+import { datasetArg, userPath } from "./user_path.ts";
 
 const cores = navigator.hardwareConcurrency || 1;
 
@@ -272,13 +273,15 @@ export function resolveConfig(
   }
   const epochs = f.steps ? undefined : (f.epochs ?? 40);
   return TrainConfigSchema.parse({
-    model: f.model,
+    model: isModelName(f.model) ? f.model : userPath(f.model),
     hidden: f.hidden?.split(",").map(Number),
     trainOnly: f.train,
     freeze: f.freeze,
     input: f.input,
     output: f.output,
-    dataset: f.dataset ?? (isModelName(f.model) ? defaultDataset(f.model) : ""),
+    dataset: f.dataset === undefined
+      ? (isModelName(f.model) ? defaultDataset(f.model) : "")
+      : datasetArg(f.dataset),
     labelColumn: f["label-column"],
     trainCount: f["train-count"],
     testCount: f["test-count"],
@@ -304,7 +307,7 @@ export function resolveConfig(
     maxSeconds: f["max-seconds"],
     seed: f.seed,
     evalEvery: f["eval-every"] ?? 0,
-    out: f.out,
+    out: f.out === undefined ? undefined : userPath(f.out),
     json: f.json,
     checkpointEvery: f["checkpoint-every"],
     maxRetries: f["max-retries"],
@@ -362,7 +365,8 @@ async function main(): Promise<number> {
     return 0;
   }
   // --resume DIR: the run's saved settings (checked against the other flags given).
-  const resumeDir = splitResume(Deno.args).dir;
+  const resumeArg = splitResume(Deno.args).dir;
+  const resumeDir = resumeArg === undefined ? undefined : userPath(resumeArg);
   const plan = resumeDir === undefined
     ? null
     : await planResume(resumeDir, Deno.args, resolveConfig);
