@@ -82,3 +82,15 @@ Deno.test("train --dataset with a missing file says file not found", async () =>
   const r = await runCli("src/cli/train.ts", ["--dataset", "data/nosuch.csv"]);
   assertOneLineError(r, /^error: file not found: data\/nosuch\.csv$/);
 });
+
+Deno.test("train on a CSV without species takes its last non-numeric column and says so", async () => {
+  const csv = `${dir}/fruit.csv`;
+  const rows = Array.from({ length: 20 }, (_, i) => `${i},${i % 2 ? "apple" : "pear"},${i * 2}`);
+  await Deno.writeTextFile(csv, ["size,fruit,weight", ...rows].join("\n") + "\n");
+  const r = await runCli("src/cli/train.ts", [
+    ...["--dataset", csv, "--model", "logreg", "--steps", "1", "--method", "backprop"],
+    ...["--out", `${dir}/fruit-run`],
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout + r.stderr, /label column "fruit"/);
+});

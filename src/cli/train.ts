@@ -67,7 +67,10 @@ const options: Record<string, CliOption> = {
     help:
       "penguins, kmnist, fashion-mnist, a directory of IDX files or a CSV file (default: penguins for logreg/mlp, kmnist otherwise)",
   },
-  "label-column": { type: "string", help: "class column of a CSV dataset (default: species)" },
+  "label-column": {
+    type: "string",
+    help: "class column of a CSV dataset (default: species, else its last non-numeric column)",
+  },
   "train-count": {
     type: "string",
     help: "training examples (image datasets; default 500 for a re-split)",
