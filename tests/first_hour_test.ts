@@ -94,3 +94,11 @@ Deno.test("train on a CSV without species takes its last non-numeric column and 
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout + r.stderr, /label column "fruit"/);
 });
+
+Deno.test("check-grads reports progress on stderr as it goes and names every column", async () => {
+  const r = await runCli("src/cli/check_grads.ts", ["logreg"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^\[1\/\d+\] \S+ wrt \S+: JVP vs finite diff\./m);
+  const header = r.stdout.split("\n").find((l) => l.includes("JVP vs finite diff."))!;
+  assert.match(header, /VJP vs JVP\s+result\s*$/);
+});

@@ -107,13 +107,19 @@ async function main(): Promise<number> {
     },
     seed: f.seed,
     tol: f.tol,
+    // Progress on stderr as each tensor is checked (a large model takes a minute or more).
+    onRow: (r, done, total) =>
+      console.error(
+        `[${done}/${total}] ${r.output} wrt ${r.wrt}: JVP vs finite diff. ` +
+          `${r.jvpVsFd.toExponential(2)}, VJP vs JVP ${r.vjpVsJvp.toExponential(2)}`,
+      ),
   });
   const shapes = Object.entries(report.inputShapes).map(([n, d]) => `${n}=[${d}]`).join(", ");
   console.log(`${path}: inputs ${shapes}; K = ${f.tangents}; tolerance ${report.tol}`);
   for (const note of source.notes) console.log(`  ${note}`);
   console.log(
     formatTable(
-      ["output", "wrt", "JVP vs finite diff.", "VJP vs JVP", ""],
+      ["output", "wrt", "JVP vs finite diff.", "VJP vs JVP", "result"],
       report.rows.map((r) => [
         r.output,
         r.wrt,
