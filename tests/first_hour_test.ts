@@ -102,3 +102,37 @@ Deno.test("check-grads reports progress on stderr as it goes and names every col
   const header = r.stdout.split("\n").find((l) => l.includes("JVP vs finite diff."))!;
   assert.match(header, /VJP vs JVP\s+result\s*$/);
 });
+
+Deno.test("predict takes a run directory: its models, dataset, split and seed, and writes predictions", async () => {
+  const run = `${dir}/predict-run`;
+  const trained = await runCli("src/cli/train.ts", [
+    ...["--model", "logreg", "--steps", "2", "--seed", "3", "--out", run, "--json"],
+  ]);
+  assert.equal(trained.code, 0, trained.stderr);
+  const summary = JSON.parse(await Deno.readTextFile(`${run}/summary.json`));
+
+  const csv = `${dir}/predictions.csv`;
+  const r = await runCli("src/cli/predict.ts", [run, "--predictions", csv]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /differs/);
+  const misclassified = [...r.stdout.matchAll(/misclassified (\d+)\/68/g)].map((m) => Number(m[1]));
+  assert.deepEqual(
+    misclassified,
+    summary.runs.map((m: { final: { misclassified: number } }) => m.final.misclassified),
+    "the run's own split and seed",
+  );
+  const lines = (await Deno.readTextFile(csv)).trim().split("\n");
+  assert.equal(lines[0], "model,index,label,predicted,p_Adelie,p_Chinstrap,p_Gentoo");
+  assert.equal(lines.length, 1 + 2 * 68);
+  assert.match(lines[1], /^forward,0,\w+,\w+,[\d.e-]+,[\d.e-]+,[\d.e-]+$/);
+
+  const jsonl = `${dir}/predictions.jsonl`;
+  const other = await runCli("src/cli/predict.ts", [
+    ...[run, "--method", "backprop", "--seed", "1", "--predictions", jsonl],
+  ]);
+  assert.equal(other.code, 0, other.stderr);
+  assert.match(other.stderr, /--seed 1 differs from the run's \(3\)/);
+  const first = JSON.parse((await Deno.readTextFile(jsonl)).split("\n")[0]);
+  assert.equal(first.model, "backprop");
+  assert.deepEqual(Object.keys(first.probabilities), ["Adelie", "Chinstrap", "Gentoo"]);
+});
