@@ -136,3 +136,23 @@ Deno.test("predict takes a run directory: its models, dataset, split and seed, a
   assert.equal(first.model, "backprop");
   assert.deepEqual(Object.keys(first.probabilities), ["Adelie", "Chinstrap", "Gentoo"]);
 });
+
+Deno.test("summary.json and metrics.jsonl show accuracies to 6 significant digits", async () => {
+  const run = `${dir}/rounded`;
+  const r = await runCli("src/cli/train.ts", [
+    ...["--model", "logreg", "--steps", "4", "--eval-every", "1", "--method", "backprop"],
+    ...["--out", run, "--json"],
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const texts = [
+    await Deno.readTextFile(`${run}/summary.json`),
+    await Deno.readTextFile(`${run}/metrics.jsonl`),
+  ];
+  for (const text of texts) {
+    const accuracies = [...text.matchAll(/"\w*[aA]ccuracy": ?([-\d.e]+)/g)].map((m) => m[1]);
+    assert.ok(accuracies.length > 0, text);
+    for (const a of accuracies) {
+      assert.ok(a.replace(/^0\.0*|[.-]|e.*$/g, "").length <= 6, `${a} has more than 6 digits`);
+    }
+  }
+});

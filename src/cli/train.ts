@@ -3,6 +3,7 @@ import { UserError } from "../errors.ts";
 import { isModelName, MODEL_NAMES } from "../onnx/models/registry.ts";
 import { createProgress } from "../report/progress.ts";
 import { formatTable } from "../report/table.ts";
+import { roundAccuracies } from "../report/round.ts";
 import {
   CombineSchema,
   LrScheduleSchema,
@@ -408,7 +409,7 @@ async function main(): Promise<number> {
   };
   const report = (summary: RunSummary, outDir: string) => {
     if (run.json) {
-      console.log(JSON.stringify({ ...summary, outDir }, null, 2));
+      console.log(JSON.stringify({ ...summary, outDir }, roundAccuracies, 2));
       return;
     }
     console.log(`\n${comparisonTable(summary)}\n`);

@@ -5,3 +5,11 @@ export function roundSignificant(x: number, digits = 6): number {
   if (!Number.isFinite(x) || Number.isInteger(x)) return x;
   return Number(x.toPrecision(digits));
 }
+
+/**
+ * A JSON.stringify replacer for output files: accuracies (keys containing "accuracy") are
+ * shown to 6 significant digits, so 1 − 13/68 reads 0.808824, not 0.8088235294117647.
+ */
+export function roundAccuracies(key: string, value: unknown): unknown {
+  return typeof value === "number" && /accuracy/i.test(key) ? roundSignificant(value) : value;
+}

@@ -16,6 +16,7 @@ import { loadModelSource, type ModelSource } from "../model/model_source.ts";
 import { type ParamLayout, paramLayout, sharedParams } from "../model/params.ts";
 import { encodeModel } from "../onnx/encode.ts";
 import { writeTrainingPlots } from "../report/plots.ts";
+import { roundAccuracies } from "../report/round.ts";
 import {
   encodeCheckpoint,
   isEvaluation,
@@ -407,7 +408,11 @@ async function writeOutputs(
       encodeModel(source.exportModel(layout, r.params)),
     );
   }
-  await writeJsonAtomic(`${outDir}/summary.json`, summary);
+  // Accuracies shown to 6 significant digits; the checkpoint keeps the exact values.
+  await writeJsonAtomic(
+    `${outDir}/summary.json`,
+    JSON.parse(JSON.stringify(summary, roundAccuracies)),
+  );
 }
 
 function summaryOf(r: MethodResult): MethodSummary {

@@ -16,6 +16,7 @@
 import { dirname, resolve } from "node:path";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../fs/atomic.ts";
+import { roundAccuracies } from "../report/round.ts";
 import { CHECKPOINT_FILE, type LogRow, type RunStatus } from "./checkpoint.ts";
 
 export const INCOMPLETE_FILE = "INCOMPLETE";
@@ -95,7 +96,7 @@ export async function removeIncomplete(dir: string): Promise<void> {
 export async function writeMetricsLog(dir: string, rows: readonly LogRow[]): Promise<void> {
   await writeFileAtomic(
     `${dir}/metrics.jsonl`,
-    rows.map((r) => JSON.stringify(r)).join("\n") + (rows.length > 0 ? "\n" : ""),
+    rows.map((r) => JSON.stringify(r, roundAccuracies)).join("\n") + (rows.length > 0 ? "\n" : ""),
   );
 }
 
