@@ -73,9 +73,19 @@ Deno.test("rows with a missing feature value are dropped and counted in the note
   });
 });
 
+Deno.test("without species or --label-column, the last non-numeric column is the label, said in a note", async () => {
+  await withCsv(GOOD, async (path) => {
+    const d = await loadCsvDataset(path);
+    assertEquals(d.classes, ["blue", "red"]);
+    assert(d.notes.some((n) => n.includes('label column "colour"')), d.notes.join("; "));
+  });
+  await withCsv("a,b\n1,2\n3,4\n", async (path) => {
+    await assertRejects(() => loadCsvDataset(path), UserError, path, "--label-column", "a, b");
+  });
+});
+
 Deno.test("a missing label column is an error listing the available columns", async () => {
   await withCsv(GOOD, async (path) => {
-    await assertRejects(() => loadCsvDataset(path), UserError, path, '"species"', "kind, weight");
     await assertRejects(
       () => loadCsvDataset(path, { labelColumn: "type" }),
       UserError,

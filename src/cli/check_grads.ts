@@ -6,6 +6,8 @@ import { formatTable } from "../report/table.ts";
 import { loadModelSource } from "../model/model_source.ts";
 import { type CliOption, parseCli } from "./args.ts";
 import { runMain } from "./main_wrapper.ts";
+import { userPath } from "./user_path.ts";
+import { isModelName } from "../onnx/models/registry.ts";
 
 const options: Record<string, CliOption> = {
   wrt: {
@@ -76,7 +78,8 @@ async function main(): Promise<number> {
     console.log(parsed.text);
     return 0;
   }
-  const path = parsed.positionals[0];
+  const arg = parsed.positionals[0];
+  const path = isModelName(arg) ? arg : userPath(arg);
   const f = parsed.values;
   // The data input's shape, with its batch dim (default 2): one --input-shape at most.
   const given = (f["input-shape"] ?? []).map((s) => {
@@ -104,13 +107,19 @@ async function main(): Promise<number> {
     },
     seed: f.seed,
     tol: f.tol,
+    // Progress on stderr as each tensor is checked (a large model takes a minute or more).
+    onRow: (r, done, total) =>
+      console.error(
+        `[${done}/${total}] ${r.output} wrt ${r.wrt}: JVP vs finite diff. ` +
+          `${r.jvpVsFd.toExponential(2)}, VJP vs JVP ${r.vjpVsJvp.toExponential(2)}`,
+      ),
   });
   const shapes = Object.entries(report.inputShapes).map(([n, d]) => `${n}=[${d}]`).join(", ");
   console.log(`${path}: inputs ${shapes}; K = ${f.tangents}; tolerance ${report.tol}`);
   for (const note of source.notes) console.log(`  ${note}`);
   console.log(
     formatTable(
-      ["output", "wrt", "JVP vs finite diff.", "VJP vs JVP", ""],
+      ["output", "wrt", "JVP vs finite diff.", "VJP vs JVP", "result"],
       report.rows.map((r) => [
         r.output,
         r.wrt,

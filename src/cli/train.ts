@@ -3,6 +3,7 @@ import { UserError } from "../errors.ts";
 import { createModel, isModelName, MODEL_NAMES } from "../onnx/models/registry.ts";
 import { createProgress } from "../report/progress.ts";
 import { formatTable } from "../report/table.ts";
+import { roundAccuracies } from "../report/round.ts";
 import {
   CombineSchema,
   LrScheduleSchema,
@@ -34,6 +35,7 @@ import { type CliOption, parseCli } from "./args.ts";
 import { runMain } from "./main_wrapper.ts";
 import { listenForStop } from "./stop_signals.ts";
 import { planResume, splitResume } from "./train_resume.ts";
+import { datasetArg, userPath } from "./user_path.ts";
 
 const cores = navigator.hardwareConcurrency || 1;
 
@@ -89,7 +91,10 @@ const options: Record<string, CliOption> = {
     help:
       "penguins, kmnist, fashion-mnist, a directory of IDX files or a CSV file (default: penguins for logreg/mlp, kmnist otherwise)",
   },
-  "label-column": { type: "string", help: "class column of a CSV dataset (default: species)" },
+  "label-column": {
+    type: "string",
+    help: "class column of a CSV dataset (default: species, else its last non-numeric column)",
+  },
   "train-count": {
     type: "string",
     help: "training examples (image datasets; default 500 for a re-split)",
@@ -313,13 +318,15 @@ export function resolveConfig(
   }
   const epochs = f.steps ? undefined : (f.epochs ?? 40);
   return TrainConfigSchema.parse({
-    model: f.model,
+    model: isModelName(f.model) ? f.model : userPath(f.model),
     hidden: f.hidden?.split(",").map(Number),
     trainOnly: f.train,
     freeze: f.freeze,
     input: f.input,
     output: f.output,
-    dataset: f.dataset ?? (isModelName(f.model) ? defaultDataset(f.model) : ""),
+    dataset: f.dataset === undefined
+      ? (isModelName(f.model) ? defaultDataset(f.model) : "")
+      : datasetArg(f.dataset),
     labelColumn: f["label-column"],
     trainCount: f["train-count"],
     testCount: f["test-count"],
@@ -346,7 +353,7 @@ export function resolveConfig(
     maxSeconds: f["max-seconds"],
     seed: f.seed,
     evalEvery: f["eval-every"] ?? 0,
-    out: f.out,
+    out: f.out === undefined ? undefined : userPath(f.out),
     json: f.json,
     checkpointEvery: f["checkpoint-every"],
     maxRetries: f["max-retries"],
@@ -412,7 +419,8 @@ async function main(): Promise<number> {
     return 0;
   }
   // --resume DIR: the run's saved settings (checked against the other flags given).
-  const resumeDir = splitResume(Deno.args).dir;
+  const resumeArg = splitResume(Deno.args).dir;
+  const resumeDir = resumeArg === undefined ? undefined : userPath(resumeArg);
   const plan = resumeDir === undefined
     ? null
     : await planResume(resumeDir, Deno.args, resolveConfig);
@@ -446,10 +454,11 @@ async function main(): Promise<number> {
       progress?.log(`methods: ${methods.map((m) => methodLine(config, m)).join("; ")}`);
     },
     onProgress: (method, p) => progress?.update(method, p),
+    onNotice: (line) => say(`note: ${line}`),
   };
   const report = (summary: RunSummary, outDir: string) => {
     if (run.json) {
-      console.log(JSON.stringify({ ...summary, outDir }, null, 2));
+      console.log(JSON.stringify({ ...summary, outDir }, roundAccuracies, 2));
       return;
     }
     console.log(`\n${comparisonTable(summary)}\n`);

@@ -49,14 +49,24 @@ export async function loadCsvDataset(
   if (records.length === 0) throw userError(path, "no data rows after the header");
   const columns = `columns are: ${header.join(", ")}`;
 
-  const labelColumn = options.labelColumn ?? (header.includes("species") ? "species" : undefined);
+  const notes: string[] = [];
+  // Default label: "species" (penguins-like tables), else the last non-numeric column.
+  const fallback = header.findLast((_, j) => !looksNumeric(j));
+  const labelColumn = options.labelColumn ??
+    (header.includes("species") ? "species" : fallback);
   if (labelColumn === undefined) {
-    throw userError(path, `no label column given and no "species" column; ${columns}`);
+    throw userError(
+      path,
+      `no label column given, no "species" column and no non-numeric column to take; ` +
+        `name it with --label-column; ${columns}`,
+    );
+  }
+  if (options.labelColumn === undefined && labelColumn !== "species") {
+    notes.push(`label column "${labelColumn}" (the last non-numeric one; set --label-column)`);
   }
   const labelIndex = header.indexOf(labelColumn);
   if (labelIndex < 0) throw userError(path, `no label column "${labelColumn}"; ${columns}`);
 
-  const notes: string[] = [];
   let featureNames: string[];
   if (options.featureColumns) {
     for (const name of options.featureColumns) {

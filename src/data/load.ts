@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { userError } from "../errors.ts";
+import { UserError, userError } from "../errors.ts";
 import type { Dataset } from "./dataset.ts";
 import { loadCsvDataset } from "./csv.ts";
 import { loadFashionMnist, loadIdxDataset, loadKmnist } from "./mnist_like.ts";
@@ -70,6 +70,9 @@ export async function loadDataset(
   }
   if (info?.isFile && nameOrPath.toLowerCase().endsWith(".csv")) {
     return await loadCsvDataset(nameOrPath, opts);
+  }
+  if (!info && (/[\\/]/.test(nameOrPath) || /\.csv$/i.test(nameOrPath))) {
+    throw new UserError(`file not found: ${nameOrPath}`);
   }
   throw userError(
     nameOrPath,

@@ -30,7 +30,13 @@ export class Evaluator {
     return new Evaluator(await Session.create(bytes, "evaluation graph"), featureShape, classes);
   }
 
-  async evaluate(params: Record<string, Tensor>, split: Split, chunk = 1000): Promise<Evaluation> {
+  /** `onLogits` (optional) sees each chunk's logits, `[n, classes]`, from example `start`. */
+  async evaluate(
+    params: Record<string, Tensor>,
+    split: Split,
+    chunk = 1000,
+    onLogits?: (start: number, logits: Float32Array) => void,
+  ): Promise<Evaluation> {
     const width = this.featureShape.reduce((a, b) => a * b, 1);
     // The plain model's parameters only: training-only ones (local heads) are not in this graph.
     const inputs = new Set(this.session.inputNames);
@@ -51,6 +57,7 @@ export class Evaluator {
       });
       lossSum += Number(out.loss.data[0]) * n;
       const logits = out.logits.data as Float32Array;
+      onLogits?.(start, logits);
       for (let i = 0; i < n; i++) {
         let best = 0;
         for (let c = 1; c < this.classes; c++) {

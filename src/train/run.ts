@@ -7,7 +7,7 @@
  * @module
  */
 import { loadDataset } from "../data/load.ts";
-import type { Dataset } from "../data/dataset.ts";
+import { type Dataset, featureSize } from "../data/dataset.ts";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../fs/atomic.ts";
 import { objectiveGraphs } from "../model/graphs.ts";
@@ -16,6 +16,7 @@ import { loadModelSource, type ModelSource } from "../model/model_source.ts";
 import { type ParamLayout, paramLayout, sharedParams } from "../model/params.ts";
 import { encodeModel } from "../onnx/encode.ts";
 import { writeTrainingPlots } from "../report/plots.ts";
+import { roundAccuracies } from "../report/round.ts";
 import {
   encodeCheckpoint,
   isEvaluation,
@@ -32,6 +33,7 @@ import { sha256Hex } from "./checkpoint_format.ts";
 import { checkEstimatorOptions, type Method, type TrainConfig } from "./config.ts";
 import { isModelName } from "../onnx/models/registry.ts";
 import { runMethod } from "./coordinator.ts";
+import { assertFitsMemory, fitConfig } from "./fit.ts";
 import { DivergenceError } from "./stopping.ts";
 import { defaultForwardLr } from "./defaults.ts";
 import { type MethodResult, type ProgressUpdate, resultFromState } from "./summary.ts";
@@ -78,6 +80,8 @@ export interface RunHooks {
   onEvaluation?: (row: MetricRow) => void;
   /** A worker failed (it was replaced, or the run stops: see `event.action`). */
   onFailure?: (event: WorkerFailureEvent) => void;
+  /** A setting was adjusted to fit the data (one line, printed at start). */
+  onNotice?: (line: string) => void;
 }
 
 export interface TrainOptions extends RunHooks {
@@ -220,6 +224,14 @@ async function execute(
         `${layout.total} parameters, so the tangents cannot be independent`,
     );
   }
+  const fit = {
+    trainCount: dataset.train.count,
+    featureSize: featureSize(dataset.featureShape),
+    parameters: layout.total,
+    forward: methodsOf(config).includes("forward"),
+  };
+  config = fitConfig(config, fit, (line) => options.onNotice?.(line));
+  assertFitsMemory(config, fit);
   const fingerprint = await fingerprintOf(dataset, layout, initial);
   if (saved) checkFingerprint(saved.fingerprint, fingerprint, outDir);
 
@@ -405,7 +417,11 @@ async function writeOutputs(
       encodeModel(source.exportModel(layout, r.params)),
     );
   }
-  await writeJsonAtomic(`${outDir}/summary.json`, summary);
+  // Accuracies shown to 6 significant digits; the checkpoint keeps the exact values.
+  await writeJsonAtomic(
+    `${outDir}/summary.json`,
+    JSON.parse(JSON.stringify(summary, roundAccuracies)),
+  );
 }
 
 function summaryOf(r: MethodResult): MethodSummary {

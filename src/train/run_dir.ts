@@ -13,19 +13,38 @@
  *   summary.json, *.svg, model-<method>.onnx    when the run ends or stops
  * ```
  */
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../fs/atomic.ts";
+import { roundAccuracies } from "../report/round.ts";
 import { CHECKPOINT_FILE, type LogRow, type RunStatus } from "./checkpoint.ts";
 
 export const INCOMPLETE_FILE = "INCOMPLETE";
 
-/** Refuses an existing output path before any work starts. */
+/**
+ * Refuses an output path that exists, or that cannot be created (a file where a directory
+ * must be, a place the user may not write), before any work starts.
+ */
 export async function assertFreshOutDir(outDir: string): Promise<void> {
   if (await exists(outDir)) {
+    const isRun = await exists(`${outDir}/${CHECKPOINT_FILE}`);
     throw new UserError(
-      `--out: ${outDir} already exists; choose another directory (or continue that run with --resume ${outDir})`,
+      `--out: ${outDir} already exists; choose another directory` +
+        (isRun ? ` (or continue that run with --resume ${outDir})` : ""),
     );
+  }
+  // The nearest existing ancestor must be a directory we can create entries in.
+  let parent = resolve(dirname(resolve(outDir)));
+  while (!(await exists(parent)) && dirname(parent) !== parent) parent = dirname(parent);
+  const info = await Deno.stat(parent).catch(() => null);
+  if (info && !info.isDirectory) {
+    throw new UserError(`--out: cannot create ${outDir}: ${parent} is a file, not a directory`);
+  }
+  try {
+    await Deno.remove(await Deno.makeTempDir({ dir: parent, prefix: ".fwdgrad-probe-" }));
+  } catch (e) {
+    const why = e instanceof Error ? e.message.replace(/\s*\(os error \d+\).*$/, "") : String(e);
+    throw new UserError(`--out: cannot create ${outDir} (in ${parent}: ${why})`);
   }
 }
 
@@ -77,7 +96,7 @@ export async function removeIncomplete(dir: string): Promise<void> {
 export async function writeMetricsLog(dir: string, rows: readonly LogRow[]): Promise<void> {
   await writeFileAtomic(
     `${dir}/metrics.jsonl`,
-    rows.map((r) => JSON.stringify(r)).join("\n") + (rows.length > 0 ? "\n" : ""),
+    rows.map((r) => JSON.stringify(r, roundAccuracies)).join("\n") + (rows.length > 0 ? "\n" : ""),
   );
 }
 

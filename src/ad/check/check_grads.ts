@@ -42,6 +42,8 @@ export interface GradCheckOptions {
    * that the finite differences use (`forward` in the report).
    */
   compareForward?: boolean;
+  /** Called as each row is done (`done` of `total` output × wrt pairs): progress for a CLI. */
+  onRow?: (row: GradCheckRow, done: number, total: number) => void;
 }
 
 export interface GradCheckRow {
@@ -214,13 +216,15 @@ export async function checkGrads(
             mag += Math.abs(grad[j] * v[k * n + j]);
           }
         }
-        rows.push({
+        const row = {
           output: o,
           wrt: w,
           jvpVsFd: errMax / Math.max(scale, 1e-6),
           vjpVsJvp: Math.abs(inner - dual) /
             Math.max(Math.abs(inner), Math.abs(dual), mag * 1e-3, 1e-6),
-        });
+        };
+        rows.push(row);
+        options.onRow?.(row, rows.length, wrt.length * outputs.length);
       }
     }
     const ok = rows.every((r) => r.jvpVsFd <= tol && r.vjpVsJvp <= tol) &&
