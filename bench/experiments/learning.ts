@@ -332,7 +332,7 @@ export async function run(ctx: BenchContext): Promise<ResultFile<LearningData>> 
     split: "",
   };
   const fashion: Data = { name: "fashion-mnist", dataset: "fashion-mnist", split: "" };
-  const sweepBudget = ctx.quick ? 4 : 15;
+  const sweepBudget = ctx.quick ? 4 : 12;
   const budgets = ctx.quick ? [8] : [60];
   const longBudget = ctx.quick ? null : 300;
   const methods = Object.keys(METHODS) as MethodName[];
