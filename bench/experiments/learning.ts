@@ -224,6 +224,13 @@ function cosine(a: Float32Array[], b: Float32Array[]): number {
   return dot / Math.sqrt(na * nb);
 }
 
+/** K normal tangents of `size` values each, from stream (seed, step r) at `offset`. */
+function draw(K: number, size: number, seed: number, r: number, offset: number): Float32Array {
+  const t = new Float32Array(K * size);
+  sampleTangents(t, size, { seed, step: r, worker: 0, firstTangent: 0, K, dist: "normal", offset });
+  return t;
+}
+
 function stats(xs: number[]): { cosine: number; sd: number } {
   const m = xs.reduce((a, b) => a + b, 0) / xs.length;
   const sd = Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / Math.max(1, xs.length - 1));
@@ -248,16 +255,7 @@ async function weightCosines(
   for (let r = 0; r < R; r++) {
     let offset = 0;
     const v = sizes.map((size) => {
-      const t = new Float32Array(K * size);
-      sampleTangents(t, size, {
-        seed: 1,
-        step: r,
-        worker: 0,
-        firstTangent: 0,
-        K,
-        dist: "normal",
-        offset,
-      });
+      const t = draw(K, size, 1, r, offset);
       offset += size;
       return t;
     });
@@ -302,16 +300,7 @@ async function activityCosines(
     let offset = 0;
     for (const site of sites) {
       const size = B * site.dims.reduce((a, b) => a * b, 1);
-      const v = new Float32Array(K * size);
-      sampleTangents(v, size, {
-        seed: 2,
-        step: r,
-        worker: 0,
-        firstTangent: 0,
-        K,
-        dist: "normal",
-        offset,
-      });
+      const v = draw(K, size, 2, r, offset);
       offset += size;
       tangents[site.input] = { dtype: "float32", dims: [K, B, ...site.dims], data: v };
     }

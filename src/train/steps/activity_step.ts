@@ -16,30 +16,23 @@ import {
 import type { ActivityWorkerApi } from "../../engine/worker_api.ts";
 import { combineVectors } from "./combine.ts";
 import { fanOutShards } from "./shards.ts";
-import type { StepSetup, StepStrategy } from "./strategy.ts";
+import { type StepSetup, type StepStrategy, tangentWorkerInit } from "./strategy.ts";
 
 /** A worker's reply with its share of the batch. */
 export type ActivityReply = ActivityResult & { weight: number };
 
 export function activityStep(setup: StepSetup): StepStrategy<ActivityWorkerApi, ActivityReply> {
-  const { config, graphs, layout, params, grad, featureShape, classes } = setup;
+  const { config, graphs, grad, classes } = setup;
   if (!graphs.activity) throw new Error("internal: activity perturbation without its graph");
   const activity = graphs.activity;
   return {
     kind: "activity_worker",
     workers: config.workers,
     init: (w): ActivityInit => ({
+      ...tangentWorkerInit(setup, w),
       graph: activity.graph,
       sites: activity.sites,
-      layout,
-      params,
-      featureShape,
-      classes,
-      K: config.tangents,
-      seed: config.seed,
-      dist: config.tangentDist,
       stream: w,
-      eval: w === 0 ? setup.eval : undefined,
     }),
     fanOut(batch, calls) {
       const parse = (raw: unknown) => ActivityResultSchema.parse(raw);

@@ -21,32 +21,30 @@ import type { ForwardWorkerApi } from "../../engine/worker_api.ts";
 import { settleAll } from "../supervised_pool.ts";
 import { combineScalars, combineVectors } from "./combine.ts";
 import { fanOutShards } from "./shards.ts";
-import type { StepCalls, StepSetup, StepStrategy } from "./strategy.ts";
+import {
+  type StepCalls,
+  type StepSetup,
+  type StepStrategy,
+  tangentWorkerInit,
+} from "./strategy.ts";
 
 /** A worker's reply with its share of the batch. */
 export type ForwardReply = ForwardResult & { weight: number };
 
 export function forwardStep(setup: StepSetup): StepStrategy<ForwardWorkerApi, ForwardReply> {
-  const { config, graphs, layout, params, grad, featureShape, classes } = setup;
+  const { config, graphs, grad, classes } = setup;
   const shared = config.tangentMode === "shared";
   const projection = config.combine === "projection";
   return {
     kind: "forward_worker",
     workers: config.workers,
     init: (w): ForwardInit => ({
+      ...tangentWorkerInit(setup, w),
       jvp: graphs.jvp,
-      layout,
-      params,
-      featureShape,
-      classes,
-      K: config.tangents,
-      seed: config.seed,
-      dist: config.tangentDist,
       stream: shared ? 0 : w,
       rebuildInto: shared ? grad : undefined,
       combine: config.combine ?? "mean",
       lowRank: config.tangentRank,
-      eval: w === 0 ? setup.eval : undefined,
     }),
     fanOut(batch, calls) {
       const parse = (raw: unknown) => ForwardResultSchema.parse(raw);

@@ -67,3 +67,21 @@ export interface StepStrategy<Api extends EngineWorkerApi, Reply> {
    */
   combine(replies: Reply[], batch: StepBatch, calls: StepCalls<Api>): Promise<number>;
 }
+
+/**
+ * The init fields every forward-gradient worker shares: the shared parameters, the data's
+ * shape, the tangent stream (K, seed, distribution) and, for worker 0, the evaluation setup.
+ */
+export function tangentWorkerInit(setup: StepSetup, w: number) {
+  const { config, layout, params, featureShape, classes } = setup;
+  return {
+    layout,
+    params,
+    featureShape,
+    classes,
+    K: config.tangents,
+    seed: config.seed,
+    dist: config.tangentDist,
+    eval: w === 0 ? setup.eval : undefined,
+  };
+}
