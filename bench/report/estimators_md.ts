@@ -74,6 +74,8 @@ export function renderLearningGoals(d: LearningData): string {
         gap.toFixed(1)
       } points`,
       gap <= 2 ? "met" : "missed",
+      "the hidden layers' estimates stay noisy (see the cosines); local losses did not close " +
+      "it, and K > 1 for FG-A was not tried at this budget",
     ]);
   }
   const kBudget = Math.min(...d.runs.filter((r) => r.dataset === "kmnist").map((r) => r.budget));
@@ -89,6 +91,7 @@ export function renderLearningGoals(d: LearningData): string {
       ? `${fgK.method} ${fgK.secondsToTestLoss1!.toFixed(1)} s vs BP ${bpK.toFixed(1)} s`
       : `forward: ${fgK ? fgK.secondsToTestLoss1 : "not reached"}; BP: ${bpK ?? "not reached"}`,
     fgK && bpK !== null && fgK.secondsToTestLoss1! <= 2 * bpK ? "met" : "missed",
+    "evaluations every few hundred steps bound the time resolution",
   ]);
   const cos = (m: string) => d.cosines.find((c) => c.method === m && c.K === 1)?.cosine;
   const a = cos("FG-A");
@@ -98,9 +101,11 @@ export function renderLearningGoals(d: LearningData): string {
       "FG-A's cosine at K = 1 ≥ 10× FG-W's on cnn",
       `${a.toFixed(4)} vs ${w.toFixed(4)}: ${(a / w).toFixed(1)}×`,
       a >= 10 * w ? "met" : "missed",
+      "measured at the initial weights on one batch of 64",
     ]);
   }
-  return ["### Learning goals\n", table(["goal", "measured", ""], rows), ""].join("\n");
+  return ["### Learning goals\n", table(["goal", "measured", "", "what limits it"], rows), ""]
+    .join("\n");
 }
 
 export function renderDefaults(r: ResultFile<DefaultsData>): string {
