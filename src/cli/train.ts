@@ -113,7 +113,7 @@ const options: Record<string, CliOption> = {
   workers: {
     type: "string",
     default: String(cores),
-    help: "forward-gradient workers (default: number of cores)",
+    help: "forward-gradient workers (the default is the number of cores here)",
     valueName: "<n>",
   },
   tangents: {
