@@ -171,9 +171,12 @@ const options: Record<string, CliOption> = {
   },
   "lr-forward": {
     type: "string",
-    help: `learning rate of the forward-gradient run (default, SGD: ${FORWARD_LR_SCALE.weights}` +
-      ` × lr-backprop × √(K/parameters), at most lr-backprop; with --perturb activations ` +
-      `${FORWARD_LR_SCALE.activations} × lr-backprop; Adam: a tenth. At K = 1: ${forwardDefaults()}; the start line prints the value used)`,
+    // A getter: the per-model values build every built-in model, so only --help pays for them.
+    get help() {
+      return `learning rate of the forward-gradient run (default, SGD: ${FORWARD_LR_SCALE.weights}` +
+        ` × lr-backprop × √(K/parameters), at most lr-backprop; with --perturb activations ` +
+        `${FORWARD_LR_SCALE.activations} × lr-backprop; Adam: a tenth. At K = 1: ${forwardDefaults()}; the start line prints the value used)`;
+    },
     valueName: "<x>",
   },
   "lr-backprop": {
