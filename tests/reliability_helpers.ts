@@ -1,5 +1,7 @@
 /** Shared by the reliability tests: fault-injecting worker factories and run comparisons. */
 import assert from "node:assert/strict";
+import type { Method } from "../src/train/config.ts";
+import type { TrainOptions } from "../src/train/run.ts";
 import { type SpawnFn, spawnWorker, spawnWorkerAt, type WorkerKind } from "../src/train/spawn.ts";
 
 export interface Fault {
@@ -77,4 +79,15 @@ export async function runCli(
   }).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Stops the run (as Ctrl-C does) once `method` has done `step` steps. */
+export function stopAt(method: Method, step: number): TrainOptions {
+  const controller = new AbortController();
+  return {
+    signal: controller.signal,
+    onProgress: (m, p) => {
+      if (m === method && p.step === step) controller.abort();
+    },
+  };
 }

@@ -5,21 +5,9 @@ import { UserError } from "../src/errors.ts";
 import { readCheckpoint } from "../src/train/checkpoint.ts";
 import type { TrainConfig } from "../src/train/config.ts";
 import { DivergenceError } from "../src/train/stopping.ts";
-import type { Method } from "../src/train/config.ts";
-import { resumeTrain, type RunSummary, train, type TrainOptions } from "../src/train/run.ts";
-import { assertSameModels, evaluations, exists } from "./reliability_helpers.ts";
+import { resumeTrain, type RunSummary, train } from "../src/train/run.ts";
+import { assertSameModels, evaluations, exists, stopAt } from "./reliability_helpers.ts";
 import { tempOut, testConfig } from "./train_helpers.ts";
-
-/** Stops the run (as Ctrl-C does) once `method` has done `step` steps. */
-function stopAt(method: Method, step: number): TrainOptions {
-  const controller = new AbortController();
-  return {
-    signal: controller.signal,
-    onProgress: (m, p) => {
-      if (m === method && p.step === step) controller.abort();
-    },
-  };
-}
 
 /** The summary fields that must not depend on interruptions. */
 function outcome(summary: RunSummary) {

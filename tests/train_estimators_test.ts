@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { decodeModel } from "../src/onnx/decode.ts";
 import { Session } from "../src/onnx/session.ts";
 import type { TrainConfig } from "../src/train/config.ts";
-import { resumeTrain, train, type TrainOptions } from "../src/train/run.ts";
-import { assertSameModels, evaluations, runCli } from "./reliability_helpers.ts";
+import { resumeTrain, train } from "../src/train/run.ts";
+import { assertSameModels, evaluations, runCli, stopAt } from "./reliability_helpers.ts";
 import { tempOut, testConfig } from "./train_helpers.ts";
 
 const TRAIN = new URL("../src/cli/train.ts", import.meta.url).pathname;
@@ -35,17 +35,6 @@ for (const [name, over] of COMBINATIONS) {
   });
 }
 
-/** Stops the run (as Ctrl-C does) once `method` has done `step` steps. */
-function stopAt(step: number): TrainOptions {
-  const controller = new AbortController();
-  return {
-    signal: controller.signal,
-    onProgress: (m, p) => {
-      if (m === "forward" && p.step === step) controller.abort();
-    },
-  };
-}
-
 for (
   const [name, over] of [
     ["LG-FG-A", { perturb: "activations", localLosses: true, optimizer: "adam" }],
@@ -57,7 +46,7 @@ for (
     const config = { ...over, method: "forward" as const, steps: 30, checkpointEvery: 4 };
     const reference = await train(testConfig({ ...config, out: await tempOut() }));
     const out = await tempOut();
-    const first = await train(testConfig({ ...config, out }), stopAt(13));
+    const first = await train(testConfig({ ...config, out }), stopAt("forward", 13));
     assert.equal(first.status, "interrupted");
     const second = await resumeTrain(out);
     assert.equal(second.status, "complete");
@@ -170,4 +159,16 @@ Deno.test("FG-A trains the whole CNN on a small KMNIST split, well past a run wi
   // are exact in FG-A, so the ablation is strong: the margin is the convolutions' own learning.
   assert.ok(a >= 0.6, `FG-A test accuracy ${a} (chance 0.1)`);
   assert.ok(a >= b + 0.02, `FG-A ${a} vs the frozen-convolution ablation ${b}`);
+});
+
+Deno.test("the README's activity-perturbation command runs as written and trains both methods", async () => {
+  const out = await tempOut();
+  const args = "--model cnn --perturb activations --local-losses --optimizer adam --epochs 5";
+  const r = await runCli(TRAIN, [...args.split(" "), "--out", out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /status +complete +complete/);
+  const summary = JSON.parse(await Deno.readTextFile(`${out}/summary.json`));
+  assert.equal(summary.config.perturb, "activations");
+  assert.equal(summary.config.localLosses, true);
+  for (const run of summary.runs) assert.ok(run.final.testAccuracy > 0.2, JSON.stringify(run));
 });

@@ -7,11 +7,10 @@
  * @module
  */
 
-import { GRAD } from "../ad/vjp.ts";
 import { Session } from "../onnx/session.ts";
 import type { Tensor } from "../onnx/types.ts";
 import { sampleTangents } from "../random/tangents.ts";
-import { paramViews } from "../model/params.ts";
+import { gatherGradient, shardFeeds } from "./feeds.ts";
 import type { ActivityResult, ActivitySetup } from "./messages.ts";
 
 export class ActivityEngine {
@@ -63,19 +62,14 @@ export class ActivityEngine {
       count: number;
     },
   ): Promise<ActivityResult> {
-    const { layout, featureShape, classes } = this.setup;
     const t0 = performance.now();
     this.sample(step, count);
     const t1 = performance.now();
     const out = await this.session.run({
-      ...paramViews(this.setup.params, layout),
+      ...shardFeeds(this.setup, { x, labels, count }),
       ...this.tangents,
-      x: { dtype: "float32", dims: [count, ...featureShape], data: x },
-      labels: { dtype: "float32", dims: [count, classes], data: labels },
     });
-    layout.names.forEach((name, i) =>
-      this.gradient.set(out[`${name}${GRAD}`].data as Float32Array, layout.offsets[i])
-    );
+    gatherGradient(out, this.setup.layout, this.gradient);
     return {
       loss: Number(out.loss.data[0]),
       gradient: this.gradient,

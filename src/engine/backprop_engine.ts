@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { COTANGENT, GRAD } from "../ad/vjp.ts";
-import { paramViews } from "../model/params.ts";
+import { COTANGENT } from "../ad/vjp.ts";
+import { gatherGradient, shardFeeds } from "./feeds.ts";
 import { Session } from "../onnx/session.ts";
 import type { BackpropResult, BackpropSetup } from "./messages.ts";
 
@@ -33,19 +33,13 @@ export class BackpropEngine {
   }
 
   async step({ x, labels, count }: BackpropStepInput): Promise<BackpropResult> {
-    const { layout, featureShape, classes } = this.setup;
     const t0 = performance.now();
     const out = await this.session.run({
-      ...paramViews(this.setup.params, layout),
-      x: { dtype: "float32", dims: [count, ...featureShape], data: x },
-      labels: { dtype: "float32", dims: [count, classes], data: labels },
+      ...shardFeeds(this.setup, { x, labels, count }),
       [`loss${COTANGENT}`]: { dtype: "float32", dims: [], data: Float32Array.of(1) },
     });
     // Reused every step: read it before the engine's next step.
-    const gradient = this.gradient;
-    layout.names.forEach((name, i) =>
-      gradient.set(out[`${name}${GRAD}`].data as Float32Array, layout.offsets[i])
-    );
+    const gradient = gatherGradient(out, this.setup.layout, this.gradient);
     return { loss: Number(out.loss.data[0]), gradient, ms: performance.now() - t0 };
   }
 

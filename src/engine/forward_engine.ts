@@ -6,7 +6,7 @@
  * @module
  */
 import { TANGENT } from "../ad/jvp.ts";
-import { paramViews } from "../model/params.ts";
+import { shardFeeds } from "./feeds.ts";
 import { Session } from "../onnx/session.ts";
 import type { Tensor } from "../onnx/types.ts";
 import { accumulateEstimate } from "../random/estimate.ts";
@@ -153,15 +153,13 @@ export class ForwardEngine {
   }
 
   async step({ step, x, labels, count, wantEstimate }: ForwardStepInput): Promise<ForwardResult> {
-    const { layout, K, featureShape, classes } = this.setup;
+    const { layout, K } = this.setup;
     const t0 = performance.now();
     this.sample(step);
     const t1 = performance.now();
     const out = await this.session.run({
-      ...paramViews(this.setup.params, layout),
+      ...shardFeeds(this.setup, { x, labels, count }),
       ...this.tangents,
-      x: { dtype: "float32", dims: [count, ...featureShape], data: x },
-      labels: { dtype: "float32", dims: [count, classes], data: labels },
     });
     const t2 = performance.now();
     const scalars = Float32Array.from(out[`loss${TANGENT}`].data as Float32Array);
